@@ -1,0 +1,24 @@
+"""HTTP API Lambda authorizer (simple responses) for every admin route."""
+
+from __future__ import annotations
+
+import hmac
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omo2c.observability import logger
+from omo2c.secrets import get_secret
+
+
+def is_authorized(header: str | None, token: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(given) and hmac.compare_digest(given.strip(), token)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    allowed = is_authorized(headers.get("authorization"), get_secret("admin-token"))
+    if not allowed:
+        logger.info("admin request refused", extra={"route": event.get("routeKey")})
+    return {"isAuthorized": allowed, "context": {"principal": "admin"} if allowed else {}}

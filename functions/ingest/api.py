@@ -1,0 +1,71 @@
+"""POST /webhooks/{source} and the members admin API."""
+
+from __future__ import annotations
+
+import time
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omo2c import services
+from omo2c.errors import InvalidEvent, NotFound
+from omo2c.http import create_app, json_body, json_response, raw_body
+from omo2c.intake import accept_delivery
+from omo2c.messaging import ingest_queue
+from omo2c.observability import logger, metrics, tracer
+from omo2c.secrets import get_secret
+from omo2c.settings import get_settings
+
+app = create_app()
+LOOKUP_PARAMS = ("phone", "email", "line_user_id", "pos_member_no")
+
+
+@app.post("/webhooks/<source>")
+@tracer.capture_method
+def receive_webhook(source: str):
+    settings = get_settings()
+    ids = accept_delivery(
+        source, app.current_event.headers or {}, raw_body(app), settings=settings,
+        secret_for=lambda name: get_secret(f"source-secret/{name}"),
+        enqueue=ingest_queue(settings).send, now=time.time())
+    metrics.add_metric(name="EventsAccepted", unit="Count", value=len(ids))
+    return json_response(202, {"accepted": ids})
+
+
+@app.get("/members")
+def find_member():
+    from omo2c.members_admin import find_member_by
+
+    query = app.current_event.query_string_parameters or {}
+    given = {k: v for k, v in query.items() if k in LOOKUP_PARAMS and v}
+    if len(given) != 1:
+        raise InvalidEvent(f"give exactly one of {', '.join(LOOKUP_PARAMS)}")
+    ((kind, value),) = given.items()
+    return json_response(200, find_member_by(services.member_store(), kind, value, get_settings()))
+
+
+@app.get("/members/<member_id>")
+def get_member(member_id: str):
+    from omo2c.members_admin import member_details
+
+    return json_response(200, member_details(services.member_store(), member_id, get_settings()))
+
+
+@app.post("/members/<member_id>/unmerge")
+def unmerge_member(member_id: str):
+    from omo2c.members_admin import unmerge
+
+    body = json_body(app)
+    merge_id = body.get("merge_id")
+    if merge_id is not None and not isinstance(merge_id, str):
+        raise InvalidEvent("merge_id must be a string")
+    result = unmerge(services.member_store(), member_id, merge_id, get_settings())
+    if result is None:
+        raise NotFound("no recorded merge to undo for this member")
+    return json_response(200, result)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

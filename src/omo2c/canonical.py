@@ -1,0 +1,129 @@
+"""The canonical event every POS/EC source is mapped into; its JSON Schema is public.
+
+Generic sources post these directly; platform adapters (Shopify, ...) map their own
+payloads into them. Amounts are in the currency's major unit, as Decimals.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+MAX_EVENTS_PER_DELIVERY = 100
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128,
+                                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#/@\-]*$")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), decimal_places=4, allow_inf_nan=False)]
+
+
+class EventType(StrEnum):
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
+    ORDER_REFUNDED = "order.refunded"
+    ORDER_CANCELLED = "order.cancelled"
+    MEMBER_UPSERTED = "member.upserted"
+
+
+class Channel(StrEnum):
+    POS = "pos"
+    EC = "ec"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, str_strip_whitespace=True)
+
+
+class Consent(_Model):
+    sms: bool | None = None
+    email: bool | None = None
+    line: bool | None = None
+
+
+class Customer(_Model):
+    phone: ShortText | None = None
+    email: ShortText | None = None
+    name: ShortText | None = None
+    pos_member_no: ShortText | None = None
+    ec_customer_id: ShortText | None = None
+    line_user_id: ShortText | None = None
+    consent: Consent | None = None
+    tags: list[ShortText] = Field(default_factory=list, max_length=50)
+
+
+class Item(_Model):
+    sku: ShortText | None = None
+    name: ShortText | None = None
+    quantity: int = Field(default=1, ge=0, le=100_000)
+    price: Amount = Decimal(0)
+    category: ShortText | None = None
+
+
+class Refund(_Model):
+    refund_id: Id
+    amount: Amount
+    occurred_at: AwareDatetime | None = None
+    reason: ShortText | None = None
+
+
+class Order(_Model):
+    order_id: Id
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "TWD"
+    total: Amount | None = None
+    discount: Amount = Decimal(0)
+    shipping: Amount = Decimal(0)
+    items: list[Item] = Field(default_factory=list, max_length=500)
+    refunds: list[Refund] = Field(default_factory=list, max_length=100)
+    version: int | None = Field(default=None, ge=0, description="Source's order version; newer wins.")
+
+    @property
+    def net(self) -> Decimal:
+        """Net amount after discounts and without shipping."""
+        return max(Decimal(0), (self.total or Decimal(0)) - self.shipping)
+
+
+class CanonicalEvent(_Model):
+    """One business event from a POS or EC source."""
+
+    event_id: Id
+    type: EventType
+    occurred_at: AwareDatetime
+    channel: Channel
+    store_id: Id | None = None
+    staff_id: Id | None = None
+    referral_code: ShortText | None = None
+    customer: Customer = Field(default_factory=Customer)
+    order: Order | None = None
+    source: str | None = Field(default=None, description="Set by the edge: the integration name.")
+
+    @model_validator(mode="after")
+    def _order_fields(self) -> CanonicalEvent:
+        if self.type is EventType.MEMBER_UPSERTED:
+            return self
+        if self.order is None:
+            raise ValueError(f"{self.type.value} needs an order object")
+        if self.type in (EventType.ORDER_CREATED, EventType.ORDER_UPDATED) and self.order.total is None:
+            raise ValueError("order.total is required for order.created and order.updated")
+        if self.type is EventType.ORDER_REFUNDED and not self.order.refunds:
+            raise ValueError("order.refunded needs at least one refund line in order.refunds")
+        return self
+
+    def occurred_epoch_ms(self) -> int:
+        return int(self.occurred_at.timestamp() * 1000)
+
+
+class Delivery(_Model):
+    """Body of one generic webhook delivery: one event or a batch of them."""
+
+    events: list[CanonicalEvent] = Field(min_length=1, max_length=MAX_EVENTS_PER_DELIVERY)
+
+
+def parse_delivery(payload: object) -> list[CanonicalEvent]:
+    """Accept one canonical event or ``{"events": [...]}``; raises pydantic ValidationError."""
+    if isinstance(payload, dict) and "events" in payload:
+        return list(Delivery.model_validate(payload).events)
+    return [CanonicalEvent.model_validate(payload)]
+

@@ -1,0 +1,36 @@
+"""Generic sources post canonical events, signed with X-Omo-Timestamp / X-Omo-Signature."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from omo2c.canonical import CanonicalEvent, parse_delivery
+from omo2c.errors import InvalidEvent, MalformedBody, validation_details
+from omo2c.signatures import verify_omo
+
+
+class GenericAdapter:
+    def verify(self, headers: Mapping[str, str], body: bytes, secret: str, now: float,
+               window_seconds: int) -> bool:
+        return verify_omo(secret, headers.get("x-omo-timestamp"), headers.get("x-omo-signature"), body, now,
+                          window_seconds)
+
+    def parse(self, source: str, headers: Mapping[str, str], body: bytes) -> list[CanonicalEvent]:
+        try:
+            payload = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MalformedBody("body is not valid JSON") from exc
+        if not isinstance(payload, dict):
+            raise MalformedBody("body must be a JSON object: one event or {\"events\": [...]}")
+        try:
+            events = parse_delivery(payload)
+        except ValidationError as exc:
+            raise InvalidEvent("the event does not match the canonical schema",
+                               validation_details(exc)) from exc
+        return [e.model_copy(update={"source": source}) for e in events]
+
+
+ADAPTER = GenericAdapter()
