@@ -31,6 +31,7 @@ class EventType(StrEnum):
 class Channel(StrEnum):
     POS = "pos"
     EC = "ec"
+    LINE = "line"
 
 
 class _Model(BaseModel):

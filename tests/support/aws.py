@@ -1,0 +1,106 @@
+"""Test plumbing: the template's DynamoDB tables, queues and bus inside moto."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
+def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
+    """Create each table the template declares, under the physical name given for its logical id."""
+    for logical_id, resource in load_template()["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table" or logical_id not in names:
+            continue
+        props = resource["Properties"]
+        kwargs: dict[str, Any] = {
+            "TableName": names[logical_id], "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST",
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**kwargs)
+
+
+def load_handler(logical_id: str) -> ModuleType:
+    """Import a function's handler module the way the template names it."""
+    resource = load_template()["Resources"][logical_id]["Properties"]
+    module_name, _, _ = resource["Handler"].rpartition(".")
+    path = ROOT / resource["CodeUri"] / f"{module_name}.py"
+    name = f"handler_{logical_id}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def sqs_event(bodies: list[Any], queue_arn: str = "arn:aws:sqs:ap-northeast-1:123456789012:q") -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": f"m-{i}", "receiptHandle": f"r-{i}",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "x",
+                       "ApproximateFirstReceiveTimestamp": "0"},
+        "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": "ap-northeast-1"} for i, body in enumerate(bodies)]}
+
+
+def http_event(method: str, path: str, *, route: str, body: str | bytes = "", headers: dict[str, str] | None = None,
+               query: dict[str, str] | None = None, path_params: dict[str, str] | None = None) -> dict[str, Any]:
+    text = body.decode() if isinstance(body, bytes) else body
+    from urllib.parse import urlencode
+
+    return {
+        "version": "2.0", "routeKey": f"{method} {route}", "rawPath": path,
+        "rawQueryString": urlencode(query or {}), "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "queryStringParameters": query or None, "pathParameters": path_params or None,
+        "requestContext": {"accountId": "123456789012", "apiId": "local", "domainName": "localhost",
+                           "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                                    "sourceIp": "127.0.0.1", "userAgent": "pytest"},
+                           "requestId": "req-1", "routeKey": f"{method} {route}", "stage": "$default",
+                           "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0},
+        "body": text, "isBase64Encoded": False,
+    }
+
+
+class FakeContext:
+    function_name = "test"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:ap-northeast-1:123456789012:function:test"
+    aws_request_id = "req-1"
+    log_group_name = "/aws/lambda/test"
+    log_stream_name = "stream"
+    function_version = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000

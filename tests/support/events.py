@@ -1,0 +1,35 @@
+"""Sample events from ``events/`` and helpers to sign them like a source would."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from omo2c.signatures import omo_signature
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def sample(name: str) -> dict[str, Any]:
+    return copy.deepcopy(json.loads((EVENTS / name).read_text()))
+
+
+def pos_order(event_id: str = "pos-1", *, phone: str | None = "0933-128-765", email: str | None = None,
+              pos_member_no: str | None = None, order_id: str = "ST01-1", total: int = 1000,
+              occurred_at: str = "2026-11-22T14:05:00+08:00", type_: str = "order.created",
+              name: str | None = "林小美", **order_extra: Any) -> dict[str, Any]:
+    event = sample("canonical/pos-order-created.json")
+    event.update(event_id=event_id, occurred_at=occurred_at, type=type_)
+    event["customer"] = {k: v for k, v in {"phone": phone, "email": email, "pos_member_no": pos_member_no,
+                                            "name": name, "consent": {"sms": True}}.items() if v is not None}
+    event["order"].update(order_id=order_id, total=total, **order_extra)
+    return event
+
+
+def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {"Content-Type": "application/json", "X-Omo-Timestamp": ts,
+            "X-Omo-Signature": omo_signature(secret, ts, body)}
