@@ -6,12 +6,11 @@ import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
 from omo2c.errors import InvalidEvent, NotFound
 from omo2c.http import create_app, json_body, json_response, raw_body
 from omo2c.intake import accept_delivery
-from omo2c.messaging import ingest_queue
-from omo2c.observability import logger, metrics, tracer
+from omo2c.messaging import ingest_queue, publisher
+from omo2c.observability import logger, metrics
 from omo2c.secrets import get_secret
 from omo2c.settings import get_settings
 
@@ -20,7 +19,6 @@ LOOKUP_PARAMS = ("phone", "email", "line_user_id", "pos_member_no")
 
 
 @app.post("/webhooks/<source>")
-@tracer.capture_method
 def receive_webhook(source: str):
     settings = get_settings()
     ids = accept_delivery(
@@ -33,6 +31,7 @@ def receive_webhook(source: str):
 
 @app.get("/members")
 def find_member():
+    from omo2c import services
     from omo2c.members_admin import find_member_by
 
     query = app.current_event.query_string_parameters or {}
@@ -45,6 +44,7 @@ def find_member():
 
 @app.get("/members/<member_id>")
 def get_member(member_id: str):
+    from omo2c import services
     from omo2c.members_admin import member_details
 
     return json_response(200, member_details(services.member_store(), member_id, get_settings()))
@@ -52,20 +52,24 @@ def get_member(member_id: str):
 
 @app.post("/members/<member_id>/unmerge")
 def unmerge_member(member_id: str):
+    from omo2c import services
     from omo2c.members_admin import unmerge
 
     body = json_body(app)
     merge_id = body.get("merge_id")
     if merge_id is not None and not isinstance(merge_id, str):
         raise InvalidEvent("merge_id must be a string")
-    result = unmerge(services.member_store(), member_id, merge_id, get_settings())
+    settings = get_settings()
+    result = unmerge(services.member_store(), member_id, merge_id, settings)
     if result is None:
         raise NotFound("no recorded merge to undo for this member")
+    publisher(settings, "omo2c.ingest").publish([{"detail_type": "member.unmerged", "detail": {
+        "survivor_id": member_id, "restored_member_id": result["restored_member_id"],
+        "merge_id": result["unmerged"]["merge_id"]}}])
     return json_response(200, result)
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(event, context)

@@ -9,13 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omo2c import services
 from omo2c.canonical import CanonicalEvent
 from omo2c.messaging import publisher
-from omo2c.observability import logger, metrics, tracer
+from omo2c.observability import logger, metrics
 from omo2c.settings import get_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-@tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     event = CanonicalEvent.model_validate_json(record.body)
     outcome = services.resolver().record(event)
@@ -26,7 +25,6 @@ def record_handler(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,

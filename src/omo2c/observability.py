@@ -1,8 +1,13 @@
-"""Logger, tracer and metrics, created once and shared by every handler."""
+"""Logger and metrics, created once and shared by every handler.
+
+The X-Ray SDK costs ~0.2 s of import, so the tracer lives in :mod:`omo2c.tracing` and only
+the functions that wait on outside APIs (LINE, SMS) import it; the rest rely on the
+template's active tracing at the Lambda level.
+"""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 
 from omo2c.privacy import RedactingFilter
 
@@ -10,5 +15,4 @@ logger = Logger(utc=True)
 logger.addFilter(RedactingFilter())
 for _handler in logger.handlers:
     _handler.addFilter(RedactingFilter())
-tracer = Tracer()
 metrics = Metrics()
