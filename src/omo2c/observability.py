@@ -8,10 +8,19 @@ template's active tracing at the Lambda level.
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from omo2c.privacy import RedactingFilter
+from omo2c.privacy import RedactingFilter, redact
 
-logger = Logger(utc=True)
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Exception texts often quote the input; mask it like every message."""
+
+    def formatException(self, ei) -> str:
+        return redact(super().formatException(ei))
+
+
+logger = Logger(utc=True, logger_formatter=RedactingFormatter(serialize_stacktrace=False))
 logger.addFilter(RedactingFilter())
 for _handler in logger.handlers:
     _handler.addFilter(RedactingFilter())
