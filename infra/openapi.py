@@ -1,0 +1,142 @@
+"""The public OpenAPI document, generated from the code.
+
+Paths come from each HTTP function's Powertools resolver (the functions the template wires
+to the HTTP API); the webhook body is the canonical event's JSON Schema; admin routes carry
+the bearer scheme exactly where the template puts the authorizer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / "docs" / "openapi.json"
+CANONICAL_SCHEMA = ROOT / "docs" / "canonical-event.schema.json"
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "problem": {"type": "string"}}}},
+    },
+}
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def http_functions(template_path: Path = ROOT / "template.yaml") -> list[dict[str, Any]]:
+    """Functions with HttpApi events: logical id, code dir, handler module, routes + auth."""
+    template = yaml.load(template_path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    out = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        routes = []
+        for event in (props.get("Events") or {}).values():
+            if event["Type"] == "HttpApi":
+                auth = (event["Properties"].get("Auth") or {}).get("Authorizer")
+                routes.append((event["Properties"]["Method"].lower(), event["Properties"]["Path"], auth != "NONE"))
+        if routes:
+            out.append({"logical_id": logical_id, "code": props["CodeUri"], "handler": props["Handler"],
+                        "routes": routes})
+    return out
+
+
+def _resolver(function: dict[str, Any]) -> Any:
+    module_name = function["handler"].rpartition(".")[0]
+    path = ROOT / function["code"] / f"{module_name}.py"
+    name = f"openapi_{function['logical_id']}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.app
+
+
+def canonical_schema() -> dict[str, Any]:
+    from omo2c.canonical import CanonicalEvent, Delivery
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "OMO2C canonical event delivery",
+        "description": "One canonical event, or {\"events\": [...]} with at most 100 of them.",
+        "oneOf": [CanonicalEvent.model_json_schema(ref_template="#/$defs/{model}"),
+                  Delivery.model_json_schema(ref_template="#/$defs/{model}")],
+    }
+
+
+def build() -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "OMO2C", "version": "0.1.0",
+                 "description": "POS/EC webhooks, the LINE webhook and the admin API of OMO2C."},
+        "paths": {},
+        "components": {
+            "securitySchemes": {"adminBearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": ERROR_SCHEMA},
+        },
+    }
+    delivery = canonical_schema()
+    for function in http_functions():
+        generated = _resolver(function).get_openapi_schema(title="OMO2C").model_dump(
+            mode="json", by_alias=True, exclude_none=True)
+        for method, path, protected in function["routes"]:
+            operation = generated.get("paths", {}).get(path, {}).get(method)
+            if operation is None:
+                raise LookupError(f"{function['logical_id']} does not serve {method.upper()} {path}")
+            operation.setdefault("tags", [function["logical_id"].removesuffix("Function")])
+            responses = operation.setdefault("responses", {})
+            error = {"description": "Error", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}}
+            for status in ("400", "404", "422"):
+                responses.setdefault(status, error)
+            if protected:
+                operation["security"] = [{"adminBearer": []}]
+                responses.setdefault("401", {"description": "Missing bearer token"})
+                responses.setdefault("403", {"description": "Wrong bearer token"})
+            if path == "/webhooks/{source}":
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CanonicalDelivery"}}}}
+                responses.setdefault("202", {"description": "Accepted: the event ids now queued"})
+                responses.setdefault("401", {"description": "Missing, wrong or stale signature"})
+                responses.setdefault("413", error)
+            document["paths"].setdefault(path, {})[method] = operation
+        for name, schema in generated.get("components", {}).get("schemas", {}).items():
+            document["components"]["schemas"].setdefault(name, schema)
+    defs = delivery.pop("$defs", {})
+    for item in delivery["oneOf"]:
+        defs.update(item.pop("$defs", {}))
+    document["components"]["schemas"]["CanonicalDelivery"] = json.loads(
+        json.dumps(delivery).replace("#/$defs/", "#/components/schemas/"))
+    for name, schema in defs.items():
+        document["components"]["schemas"][name] = json.loads(
+            json.dumps(schema).replace("#/$defs/", "#/components/schemas/"))
+    return document
+
+
+def write() -> None:
+    DOCUMENT.parent.mkdir(exist_ok=True)
+    DOCUMENT.write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n")
+    schema = canonical_schema()
+    CANONICAL_SCHEMA.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    write()
+    print(f"wrote {DOCUMENT.relative_to(ROOT)} and {CANONICAL_SCHEMA.relative_to(ROOT)}")
