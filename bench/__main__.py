@@ -1,0 +1,41 @@
+"""Run every benchmark, write bench/results.json (flat) and the table in bench/RESULTS.md.
+
+    python -m bench            # all benchmarks
+    python -m bench cold_start # one of them
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ["cold_start", "ddb_requests"]
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or BENCHMARKS
+    results_path = HERE / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for name in chosen:
+        module = importlib.import_module(f"bench.{name}")
+        print(f"== {name}", flush=True)
+        for key, value in module.measure().items():
+            print(f"   {key}: {value}")
+            results[key] = value
+    results["meta.measured_at"] = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["meta.python"] = platform.python_version()
+    results_path.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    rows = "\n".join(f"| `{k}` | {v} |" for k, v in sorted(results.items()))
+    (HERE / "RESULTS.md").write_text(
+        "# Benchmark results\n\nWritten by `make bench` (`python -m bench`); ratios are measured within one run.\n\n"
+        "| figure | value |\n| --- | --- |\n" + rows + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
