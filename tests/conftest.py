@@ -78,3 +78,29 @@ def published(aws: dict[str, Any]) -> list[dict[str, Any]]:
         for message in messages:
             out.append(json.loads(message["Body"]))
             aws["sqs"].delete_message(QueueUrl=aws["tap_url"], ReceiptHandle=message["ReceiptHandle"])
+
+
+_SCANNERS: list = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Watch every log line the run emits through the service logger and the root logger."""
+    import logging
+
+    from omo2c.observability import logger as service_logger
+    from tests.support.log_scan import LeakScanner
+
+    scanner = LeakScanner()
+    scanner.setFormatter(service_logger.registered_formatter)
+    service_logger.addHandler(scanner)
+    root_scanner = LeakScanner()
+    root_scanner.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logging.getLogger().addHandler(root_scanner)
+    _SCANNERS.extend([scanner, root_scanner])
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaked = [line for scanner in _SCANNERS for line in scanner.found]
+    if leaked:
+        print("\nRAW PHONE NUMBERS OR EMAILS IN LOGS:\n" + "\n".join(leaked[:20]))
+        session.exitstatus = 1

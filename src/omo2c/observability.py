@@ -7,6 +7,8 @@ template's active tracing at the Lambda level.
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
@@ -20,8 +22,9 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return redact(super().formatException(ei))
 
 
-logger = Logger(utc=True, logger_formatter=RedactingFormatter(serialize_stacktrace=False))
+logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "omo2c"), utc=True,
+                logger_formatter=RedactingFormatter(serialize_stacktrace=False))
 logger.addFilter(RedactingFilter())
 for _handler in logger.handlers:
     _handler.addFilter(RedactingFilter())
-metrics = Metrics()
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "OMO2C"))

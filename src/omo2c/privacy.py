@@ -52,6 +52,8 @@ class RedactingFilter(logging.Filter):
             record.msg = redact(record.msg)
         elif isinstance(record.msg, dict | list):
             record.msg = redact_value(record.msg)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         for key, value in list(record.__dict__.items()):
             if key not in self._STANDARD and isinstance(value, str | dict | list):
                 setattr(record, key, redact_value(value))
