@@ -1,0 +1,552 @@
+"""The Docker-free local run: the template's stack on 127.0.0.1, in one process tree.
+
+moto's server stands in for DynamoDB, SQS, EventBridge, Scheduler and SNS; every resource is
+created from what template.yaml declares. An HTTP gateway turns requests into HTTP API v2
+events for the handler each route names (behind the template's Lambda authorizer), pollers
+feed each queue to the consumer the template wires, EventBridge rules deliver to their queue
+targets, and a LINE Messaging API stand-in plus the SMS outbox record what would be sent.
+
+Local secret defaults (override any of them with the environment variable of that name):
+``OMO_SOURCE_SECRET_POS=local-pos-secret``, ``OMO_SOURCE_SECRET_EC=local-ec-secret``,
+``OMO_SOURCE_SECRET_SHOPIFY=local-shopify-secret``,
+``LINE_CHANNEL_SECRET=local-line-channel-secret``,
+``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from infra.template import ACCOUNT, REGION, ROOT, Function, Names, QueueSource, Route, Template, load
+
+LOCAL_SECRETS = {
+    "OMO_SOURCE_SECRET_POS": "local-pos-secret",
+    "OMO_SOURCE_SECRET_EC": "local-ec-secret",
+    "OMO_SOURCE_SECRET_SHOPIFY": "local-shopify-secret",
+    "LINE_CHANNEL_SECRET": "local-line-channel-secret",
+    "LINE_CHANNEL_ACCESS_TOKEN": "local-line-access-token",
+    "OMO_ADMIN_TOKEN": "local-admin-token",
+}
+STATE_FILE = Path(".omo2c-local.json")
+RETRY_BACKOFF_SECONDS = 1
+log = logging.getLogger("local_run")
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def configure_environment(names: Names, aws_endpoint: str | None, gateway_url: str) -> dict[str, str]:
+    """Everything a handler reads from its environment, as the template (and AWS) would set it.
+
+    ``aws_endpoint`` None means moto intercepts in-process (``omo2c invoke`` without a running stack).
+    """
+    env = {
+        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_METRICS_DISABLED": "true",
+        "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line", "OMO_LOCAL": "1",
+        **names.environment(),
+    }
+    env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
+    for key, default in LOCAL_SECRETS.items():
+        env[key] = os.environ.get(key, default)
+    if aws_endpoint:
+        env["AWS_ENDPOINT_URL"] = aws_endpoint
+    else:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.update(env)
+    from omo2c import services
+
+    services.reset()
+    return env
+
+
+def create_resources(template: Template, names: Names, client: Callable[[str], Any]) -> None:
+    """Tables, queues (dead-letter queues first), buses, rules and schedule groups of the template."""
+    dynamodb = client("dynamodb")
+    for logical_id, props in template.tables.items():
+        kwargs: dict[str, Any] = {"TableName": names.ref(logical_id), "KeySchema": props["KeySchema"],
+                                  "AttributeDefinitions": props["AttributeDefinitions"],
+                                  "BillingMode": "PAY_PER_REQUEST"}
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        dynamodb.create_table(**kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=kwargs["TableName"], TimeToLiveSpecification=ttl)
+    sqs = client("sqs")
+    ordered = sorted(template.queues.values(), key=lambda q: q.dead_letter is not None)
+    for queue in ordered:
+        attributes = {"VisibilityTimeout": str(queue.visibility_timeout)}
+        if queue.dead_letter:
+            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": names.arn(queue.dead_letter),
+                                                      "maxReceiveCount": queue.max_receive_count})
+        url = sqs.create_queue(QueueName=queue.logical_id, Attributes=attributes)["QueueUrl"]
+        names.queue_urls[queue.logical_id] = url
+    events = client("events")
+    for logical_id in template.buses:
+        events.create_event_bus(Name=names.ref(logical_id))
+    for rule in template.rules.values():
+        bus = names.ref(rule.bus)
+        events.put_rule(Name=rule.logical_id, EventBusName=bus, EventPattern=names.pattern_json(rule))
+        events.put_targets(Rule=rule.logical_id, EventBusName=bus, Targets=[
+            {"Id": target, "Arn": names.arn(target)} for target in rule.target_queues])
+    scheduler = client("scheduler")
+    for logical_id in template.schedule_groups:
+        scheduler.create_schedule_group(Name=names.ref(logical_id))
+
+
+class LambdaContext:
+    """What a handler may ask of its context."""
+
+    def __init__(self, function: Function) -> None:
+        self.function_name = function.logical_id
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function.logical_id}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function.logical_id}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + 30
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionHost:
+    """Imports each handler lazily by file path; one invocation at a time per function, like a warm container."""
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self._modules: dict[str, ModuleType] = {}
+        self._locks = {name: threading.Lock() for name in template.functions}
+        self._import_lock = threading.Lock()
+
+    def module(self, logical_id: str) -> ModuleType:
+        with self._import_lock:
+            if logical_id not in self._modules:
+                function = self.template.functions[logical_id]
+                name = f"omo2c_local_{logical_id}"
+                spec = importlib.util.spec_from_file_location(name, function.module_path)
+                if spec is None or spec.loader is None:
+                    raise ImportError(function.module_path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+                self._modules[logical_id] = module
+            return self._modules[logical_id]
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        function = self.template.functions[logical_id]
+        handler = getattr(self.module(logical_id), function.entry_point)
+        with self._locks[logical_id]:
+            return handler(event, LambdaContext(function))
+
+
+# ---------------------------------------------------------------------- HTTP API events
+def _match(route: Route, method: str, path: str) -> dict[str, str] | None:
+    if route.method != method:
+        return None
+    want, got = route.path.strip("/").split("/"), path.strip("/").split("/")
+    if len(want) != len(got):
+        return None
+    params = {}
+    for pattern, part in zip(want, got, strict=True):
+        if pattern.startswith("{") and pattern.endswith("}"):
+            if not part:
+                return None
+            params[pattern[1:-1]] = part
+        elif pattern != part:
+            return None
+    return params
+
+
+def http_api_event(request: Any, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
+    """The API Gateway HTTP API payload format 2.0 for one request."""
+    from urllib.parse import unquote
+
+    body = request.get_data()
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    headers: dict[str, str] = {}
+    for key, value in request.headers.items():
+        key = key.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    query = {k: ",".join(request.args.getlist(k)) for k in request.args}
+    now = datetime.now(tz=UTC)
+    return {
+        "version": "2.0",
+        "routeKey": route.key,
+        "rawPath": request.path,
+        "rawQueryString": request.query_string.decode(),
+        "cookies": [f"{k}={v}" for k, v in request.cookies.items()] or None,
+        "headers": headers,
+        "queryStringParameters": query or None,
+        "pathParameters": {k: unquote(v) for k, v in path_params.items()} or None,
+        "requestContext": {
+            "accountId": ACCOUNT, "apiId": "local", "domainName": request.host, "domainPrefix": "local",
+            "http": {"method": request.method, "path": request.path, "protocol": "HTTP/1.1",
+                     "sourceIp": request.remote_addr or "127.0.0.1",
+                     "userAgent": request.headers.get("User-Agent", "")},
+            "requestId": str(uuid.uuid4()), "routeKey": route.key, "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"), "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": text or None,
+        "isBase64Encoded": encoded,
+    }
+
+
+def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
+    return {
+        "version": "2.0", "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:local/$default/{route.method}{route.path}",
+        "identitySource": [event["headers"].get("authorization", "")],
+        "routeKey": route.key, "rawPath": event["rawPath"], "rawQueryString": event["rawQueryString"],
+        "cookies": event["cookies"], "headers": event["headers"],
+        "queryStringParameters": event["queryStringParameters"], "pathParameters": event["pathParameters"],
+        "requestContext": event["requestContext"],
+    }
+
+
+def to_response(result: Any) -> Any:
+    """Map a handler result back the way API Gateway does (payload format 2.0)."""
+    from werkzeug.wrappers import Response
+
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return Response(json.dumps(result), status=200, content_type="application/json")
+    body = result.get("body") or ""
+    data = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    response = Response(data, status=int(result["statusCode"]))
+    response.headers.pop("Content-Type", None)
+    for key, value in (result.get("headers") or {}).items():
+        response.headers[key] = value
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        for value in values:
+            response.headers.add(key, value)
+    for cookie in result.get("cookies") or []:
+        response.headers.add("Set-Cookie", cookie)
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def _json(status: int, body: Any) -> Any:
+    from werkzeug.wrappers import Response
+
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    content_type="application/json")
+
+
+# ---------------------------------------------------------------------- LINE stand-in
+class LineStandIn:
+    """Records what the handlers send to LINE and answers the way the Messaging API does."""
+
+    SENDS = frozenset({"reply", "push", "multicast", "broadcast", "narrowcast"})
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self._retry_keys: set[str] = set()
+        self._faults: list[int] = []
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self._retry_keys.clear()
+            self._faults.clear()
+
+    def handle(self, request: Any, path: str) -> Any:
+        if path == "_faults" and request.method == "POST":
+            spec = request.get_json(silent=True) or {}
+            with self._lock:
+                self._faults.extend([int(spec.get("status", 500))] * int(spec.get("count", 1)))
+            return _json(200, {"queued_faults": len(self._faults)})
+        if path.startswith("v2/bot/profile/") and request.method == "GET":
+            user_id = path.rsplit("/", 1)[1]
+            return _json(200, {"userId": user_id, "displayName": "Local customer", "language": "zh-TW"})
+        if path == "v2/bot/info" and request.method == "GET":
+            return _json(200, {"userId": "Ulocalbot", "basicId": os.environ.get("OMO_LINE_BASIC_ID", "@omo2c"),
+                               "displayName": "OMO2C local", "chatMode": "bot", "markAsReadMode": "auto"})
+        kind = path.removeprefix("v2/bot/message/")
+        if request.method != "POST" or kind not in self.SENDS:
+            return _json(404, {"message": "Not found"})
+        with self._lock:
+            if self._faults:
+                status = self._faults.pop(0)
+                return _json(status, {"message": "The API rate limit has been exceeded" if status == 429
+                                      else "Internal server error"})
+        if request.headers.get("Authorization", "") != f"Bearer {os.environ.get('LINE_CHANNEL_ACCESS_TOKEN')}":
+            return _json(401, {"message": "Authentication failed due to the following reason: invalid token."})
+        payload = request.get_json(silent=True)
+        problem = self._invalid(kind, payload)
+        if problem:
+            return _json(400, {"message": "The request body has 1 error(s)", "details": [{"message": problem}]})
+        retry_key = request.headers.get("X-Line-Retry-Key")
+        with self._lock:
+            if retry_key and retry_key in self._retry_keys:
+                from werkzeug.wrappers import Response
+
+                response = _json(409, {"message": "The retry key is already accepted"})
+                assert isinstance(response, Response)
+                response.headers["x-line-accepted-request-id"] = retry_key
+                return response
+            if retry_key:
+                self._retry_keys.add(retry_key)
+            self.calls.append({"endpoint": kind, "to": payload.get("to"), "reply_token": payload.get("replyToken"),
+                               "messages": payload["messages"], "retry_key": retry_key,
+                               "at": datetime.now(tz=UTC).isoformat()})
+        if kind in ("push", "reply"):
+            return _json(200, {"sentMessages": [{"id": uuid.uuid4().hex[:18], "quoteToken": uuid.uuid4().hex}
+                                                for _ in payload["messages"]]})
+        return _json(200, {})
+
+    @staticmethod
+    def _invalid(kind: str, payload: Any) -> str | None:
+        if not isinstance(payload, dict):
+            return "The request body must be a JSON object"
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
+            return "messages: must have 1 to 5 messages"
+        if kind == "push" and not isinstance(payload.get("to"), str):
+            return "to: must be a user, group or room id"
+        if kind == "multicast" and not (isinstance(payload.get("to"), list) and 1 <= len(payload["to"]) <= 500):
+            return "to: must list 1 to 500 user ids"
+        if kind == "reply" and not payload.get("replyToken"):
+            return "replyToken: must be specified"
+        return None
+
+
+# ---------------------------------------------------------------------- queue pollers
+class Poller(threading.Thread):
+    """Delivers one queue's messages in batches to the function the template wires to it."""
+
+    def __init__(self, host: FunctionHost, function: Function, source: QueueSource, queue_url: str,
+                 sqs: Any, stop: threading.Event) -> None:
+        super().__init__(name=f"poll-{source.queue}", daemon=True)
+        self.host, self.function, self.source = host, function, source
+        self.queue_url, self.sqs, self.stop = queue_url, sqs, stop
+        self.delivered = 0
+        self.failed = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("poller %s failed a turn", self.source.queue)
+                self.stop.wait(1)
+
+    def poll_once(self) -> int:
+        received = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=min(self.source.batch_size, 10), WaitTimeSeconds=1,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+        if not received:
+            return 0
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.source.queue}"
+        records = [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": m.get("Attributes", {}), "messageAttributes": {
+                k: {"stringValue": v.get("StringValue"), "binaryValue": v.get("BinaryValue"),
+                    "stringListValues": [], "binaryListValues": [], "dataType": v["DataType"]}
+                for k, v in (m.get("MessageAttributes") or {}).items()},
+            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
+            "awsRegion": REGION} for m in received]
+        try:
+            result = self.host.invoke(self.function.logical_id, {"Records": records})
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])} \
+                if self.source.report_failures else set()
+        except Exception:
+            log.warning("%s failed a batch:\n%s", self.function.logical_id, traceback.format_exc(limit=3))
+            failed = {m["MessageId"] for m in received}
+        done = [m for m in received if m["MessageId"] not in failed]
+        retry = [m for m in received if m["MessageId"] in failed]
+        if done:
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        if retry:
+            self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": RETRY_BACKOFF_SECONDS}
+                for i, m in enumerate(retry)])
+        self.delivered += len(done)
+        self.failed += len(retry)
+        return len(received)
+
+
+# ---------------------------------------------------------------------- the run
+class LocalRun:
+    def __init__(self, port: int = 3000, template: Template | None = None) -> None:
+        self.port = port
+        self.template = template or load()
+        self.names = Names(self.template)
+        self.stop_event = threading.Event()
+        self.line = LineStandIn()
+        self.host = FunctionHost(self.template)
+        self.pollers: list[Poller] = []
+        self.services: list[Any] = []
+        self._moto: Any = None
+        self._http: Any = None
+        self.aws_endpoint = ""
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        aws_port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+        self._moto.start()
+        self.aws_endpoint = f"http://127.0.0.1:{aws_port}"
+        os.environ.update({"AWS_ENDPOINT_URL": self.aws_endpoint, "AWS_DEFAULT_REGION": REGION,
+                           "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+        from omo2c.aws import client, reset_clients
+
+        reset_clients()
+        create_resources(self.template, self.names, client)
+        self.env = configure_environment(self.names, self.aws_endpoint, self.url)
+        for function in self.template.functions.values():
+            for source in function.queues:
+                poller = Poller(self.host, function, source, self.names.queue_urls[source.queue], client("sqs"),
+                                self.stop_event)
+                poller.start()
+                self.pollers.append(poller)
+        self._start_scheduler()
+        from werkzeug.serving import make_server
+
+        self._http = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
+        threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
+        STATE_FILE.write_text(json.dumps({"url": self.url, "aws_endpoint": self.aws_endpoint, "pid": os.getpid(),
+                                          "env": self.env}, indent=2))
+
+    def _start_scheduler(self) -> None:
+        """The campaign scheduler joins the run when the project has one."""
+        if importlib.util.find_spec("infra.scheduler") is None:
+            return
+        from infra.scheduler import LocalScheduler
+
+        scheduler = LocalScheduler(self.host, self.names, self.stop_event)
+        scheduler.start()
+        self.services.append(scheduler)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self._http is not None:
+            self._http.shutdown()
+        for poller in self.pollers:
+            poller.join(timeout=5)
+        if self._moto is not None:
+            self._moto.stop()
+        STATE_FILE.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ gateway
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        from werkzeug.wrappers import Request
+
+        request = Request(environ)
+        try:
+            response = self.dispatch(request)
+        except Exception:
+            log.error("request failed:\n%s", traceback.format_exc(limit=5))
+            response = _json(500, {"message": "Internal Server Error"})
+        return response(environ, start_response)
+
+    def dispatch(self, request: Any) -> Any:
+        path = request.path
+        if path.startswith("/_local/"):
+            return self.local_route(request, path.removeprefix("/_local/"))
+        if path == "/openapi.json" and request.method == "GET":
+            document = ROOT / "docs" / "openapi.json"
+            return _json(200, json.loads(document.read_text())) if document.exists() else _json(404, {})
+        for route in self.template.routes:
+            params = _match(route, request.method, path)
+            if params is None:
+                continue
+            event = http_api_event(request, route, params)
+            if route.protected and self.template.authorizer:
+                if not event["headers"].get("authorization"):
+                    return _json(401, {"message": "Unauthorized"})
+                verdict = self.host.invoke(self.template.authorizer, authorizer_event(event, route))
+                if not verdict.get("isAuthorized"):
+                    return _json(403, {"message": "Forbidden"})
+                event["requestContext"]["authorizer"] = {"lambda": verdict.get("context") or {}}
+            return to_response(self.host.invoke(route.function, event))
+        return _json(404, {"message": "Not Found"})
+
+    def local_route(self, request: Any, path: str) -> Any:
+        if path.startswith("line/"):
+            return self.line.handle(request, path.removeprefix("line/"))
+        if path == "outbox" and request.method == "GET":
+            return _json(200, {"line": list(self.line.calls), "sms": self.sms_outbox()})
+        if path == "outbox" and request.method == "DELETE":
+            self.line.clear()
+            self._sns_backend().sms_messages.clear()
+            return _json(200, {"cleared": True})
+        if path == "health":
+            return _json(200, {"status": "ok"})
+        if path == "wiring":
+            return _json(200, {
+                "routes": sorted(r.key for r in self.template.routes),
+                "pollers": sorted({p.source.queue for p in self.pollers if p.is_alive()}),
+                "functions": sorted(self.template.functions),
+                "rules": sorted(self.template.rules),
+                "stats": {p.source.queue: {"delivered": p.delivered, "failed": p.failed} for p in self.pollers},
+            })
+        return _json(404, {"message": "Not Found"})
+
+    @staticmethod
+    def _sns_backend() -> Any:
+        from moto.sns.models import sns_backends
+
+        return sns_backends[ACCOUNT][REGION]
+
+    def sms_outbox(self) -> list[dict[str, str]]:
+        return [{"message_id": message_id, "phone_number": phone, "message": message}
+                for message_id, (phone, message) in list(self._sns_backend().sms_messages.items())]
+
+
+def serve(port: int, journey: bool = False) -> int:
+    """`omo2c local`: start, print one ready line, optionally play the journey, stop on Ctrl-C."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    run = LocalRun(port)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    run.start()
+    print(f"OMO2C local run ready at {run.url} (AWS endpoints: {run.aws_endpoint})", flush=True)
+    if journey:
+        from infra.journey import JourneyFailed, play
+
+        try:
+            play(run.url, os.environ["OMO_ADMIN_TOKEN"], say=lambda line: print(line, flush=True))
+        except JourneyFailed as exc:
+            print(f"Journey stopped: {exc}", flush=True)
+    while not stopping.wait(0.5):
+        pass
+    run.stop()
+    print("OMO2C local run stopped.", flush=True)
+    return 0
