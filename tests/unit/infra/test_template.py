@@ -30,7 +30,8 @@ def test_intrinsics_resolve_to_local_names():
     names = Names(load(), queue_urls={"IngestQueue": "http://127.0.0.1:1/123456789012/IngestQueue"})
     assert names.resolve({"Fn::Sub": "/omo2c/${Stage}"}) == "/omo2c/dev"
     assert names.resolve({"Ref": "IngestQueue"}).endswith("/IngestQueue")
-    assert names.resolve({"Fn::GetAtt": ["IngestQueue", "Arn"]}) == "arn:aws:sqs:ap-northeast-1:123456789012:IngestQueue"
+    queue_arn = names.resolve({"Fn::GetAtt": ["IngestQueue", "Arn"]})
+    assert queue_arn == "arn:aws:sqs:ap-northeast-1:123456789012:IngestQueue"
     assert names.ref("EventBus") == "omo2c-dev"
     assert names.function_for_arn(names.arn("CampaignPlannerFunction")) == "CampaignPlannerFunction"
 
