@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.openapi import ROOT
+from infra.template import ROOT, load
 
 RUNS = 7
 FUNCTIONS = {
@@ -24,15 +24,8 @@ FUNCTIONS = {
 
 
 def _handler(logical_id: str) -> tuple[Path, str]:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
-    props = template["Resources"][logical_id]["Properties"]
-    return ROOT / props["CodeUri"], props["Handler"].rpartition(".")[0]
+    function = load().functions[logical_id]
+    return function.module_path.parent, function.module_path.stem
 
 
 def import_micros(module: str, path: Path | None = None) -> int:

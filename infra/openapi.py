@@ -10,12 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-import yaml
+from infra.template import ROOT, load
 
-ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "openapi.json"
 CANONICAL_SCHEMA = ROOT / "docs" / "canonical-event.schema.json"
 
@@ -31,35 +29,15 @@ ERROR_SCHEMA = {
 }
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def http_functions(template_path: Path = ROOT / "template.yaml") -> list[dict[str, Any]]:
-    """Functions with HttpApi events: logical id, code dir, handler module, routes + auth."""
-    template = yaml.load(template_path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    out = []
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        props = resource["Properties"]
-        routes = []
-        for event in (props.get("Events") or {}).values():
-            if event["Type"] == "HttpApi":
-                auth = (event["Properties"].get("Auth") or {}).get("Authorizer")
-                routes.append((event["Properties"]["Method"].lower(), event["Properties"]["Path"], auth != "NONE"))
-        if routes:
-            out.append({"logical_id": logical_id, "code": props["CodeUri"], "handler": props["Handler"],
-                        "routes": routes})
-    return out
+def http_functions() -> list[dict[str, Any]]:
+    """Functions with HttpApi events: logical id, handler file and routes with their auth."""
+    return [{"logical_id": f.logical_id, "path": f.module_path,
+             "routes": [(r.method.lower(), r.path, r.protected) for r in f.routes]}
+            for f in load().functions.values() if f.routes]
 
 
 def _resolver(function: dict[str, Any]) -> Any:
-    module_name = function["handler"].rpartition(".")[0]
-    path = ROOT / function["code"] / f"{module_name}.py"
+    path = function["path"]
     name = f"openapi_{function['logical_id']}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader

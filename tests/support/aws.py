@@ -5,43 +5,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
-def load_template() -> dict[str, Any]:
-    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+from infra.template import load
 
 
 def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
     """Create each table the template declares, under the physical name given for its logical id."""
-    for logical_id, resource in load_template()["Resources"].items():
-        if resource["Type"] != "AWS::DynamoDB::Table" or logical_id not in names:
+    for logical_id, props in load().tables.items():
+        if logical_id not in names:
             continue
-        props = resource["Properties"]
         kwargs: dict[str, Any] = {
             "TableName": names[logical_id], "KeySchema": props["KeySchema"],
             "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST",
@@ -53,11 +27,9 @@ def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
 
 def load_handler(logical_id: str) -> ModuleType:
     """Import a function's handler module the way the template names it."""
-    resource = load_template()["Resources"][logical_id]["Properties"]
-    module_name, _, _ = resource["Handler"].rpartition(".")
-    path = ROOT / resource["CodeUri"] / f"{module_name}.py"
+    function = load().functions[logical_id]
     name = f"handler_{logical_id}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, function.module_path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
