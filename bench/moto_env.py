@@ -15,12 +15,16 @@ def moto_stack() -> Iterator[None]:
     env = {"AWS_DEFAULT_REGION": "ap-northeast-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "OMO_MEMBERS_TABLE": TABLES["MembersTable"], "OMO_LEDGER_TABLE": TABLES["LedgerTable"],
            "OMO_CAMPAIGNS_TABLE": TABLES["CampaignsTable"], "OMO_IDEMPOTENCY_TABLE": TABLES["IdempotencyTable"],
-           "POWERTOOLS_TRACE_DISABLED": "1"}
+           "OMO_EVENT_BUS": "bench-bus", "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "true"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
         saved[key] = os.environ.pop(key)
     from moto import mock_aws
+
+    from infra.moto_speedups import install
+
+    install()
 
     try:
         with mock_aws():
@@ -30,6 +34,7 @@ def moto_stack() -> Iterator[None]:
             from tests.support.aws import create_tables
 
             create_tables(boto3.client("dynamodb"), TABLES)
+            boto3.client("events").create_event_bus(Name="bench-bus")
             services.reset()
             yield
             services.reset()

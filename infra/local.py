@@ -413,6 +413,9 @@ class LocalRun:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from infra.moto_speedups import install
+
+        install()
         aws_port = free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self._moto.start()

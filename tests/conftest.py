@@ -31,6 +31,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the template's tables, the queues and the bus; settings pointing at them."""
     from moto import mock_aws
 
+    from infra.moto_speedups import install
+
+    install()
+
     for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
         monkeypatch.delenv(key)
     env = {"AWS_DEFAULT_REGION": "ap-northeast-1", "AWS_ACCESS_KEY_ID": "testing",
