@@ -33,3 +33,22 @@ def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {"Content-Type": "application/json", "X-Omo-Timestamp": ts,
             "X-Omo-Signature": omo_signature(secret, ts, body)}
+
+
+def shopify_headers(body: bytes, topic: str, webhook_id: str, secret: str) -> dict[str, str]:
+    from omo2c.signatures import shopify_signature
+
+    return {"Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": webhook_id,
+            "X-Shopify-Hmac-Sha256": shopify_signature(secret, body), "X-Shopify-Shop-Domain": "jsmith.myshopify.com",
+            "X-Shopify-Triggered-At": "2026-11-22T06:05:00.000000Z", "X-Shopify-API-Version": "2025-10"}
+
+
+def shopify_order(phone: str | None = None, email: str | None = None, **changes: Any) -> dict[str, Any]:
+    """Shopify's published orders/create sample, with the customer's contact details swapped in."""
+    order = sample("shopify/orders-create.json")
+    if phone is not None:
+        order["phone"] = phone
+    if email is not None:
+        order["email"] = order["contact_email"] = email
+    order.update(changes)
+    return order
