@@ -194,7 +194,8 @@ def _next_order(event: CanonicalEvent, current: OrderRecord | None, member_id: s
     return replace(updated, updated_at=max(base.updated_at, at))
 
 
-def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent) -> dict[str, object]:
+def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, state_version: int) -> dict[str, object]:
+    """``version`` counts the order's recorded states: a higher one is always the newer state."""
     return {
         "detail_type": "order.recorded",
         "detail": {
@@ -204,7 +205,8 @@ def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent) -> d
             "referral_code": order.referral_code, "currency": order.currency,
             "total": str(order.total), "discount": str(order.discount), "shipping": str(order.shipping),
             "net": str(order.net), "refunded": str(order.refunded), "net_kept": str(order.net_kept),
-            "status": order.status, "placed_at": order.placed_at, "version": order.rank,
+            "status": order.status, "placed_at": order.placed_at, "version": f"{state_version:08d}",
+            "snapshot_rank": order.rank,
             "items": order.items, "occurred_at": event.occurred_at.isoformat(),
         },
     }
@@ -294,7 +296,7 @@ class Resolver:
             plan.order = order
             plan.order_expected_version = snap.order.version if snap.order else 0
             if snap.order is None or order != snap.order:
-                plan.publish.append(_order_event(order, member_id, event))
+                plan.publish.append(_order_event(order, member_id, event, plan.order_expected_version + 1))
         plan.members.insert(0, change)
         outcome.events = plan.publish
         return plan, outcome
@@ -307,7 +309,7 @@ class Resolver:
             plan.order = order
             plan.order_expected_version = snap.order.version if snap.order else 0
             if snap.order is None or order != snap.order:
-                plan.publish.append(_order_event(order, "", event))
+                plan.publish.append(_order_event(order, "", event, plan.order_expected_version + 1))
         outcome.events = plan.publish
         return plan, outcome
 

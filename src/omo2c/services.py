@@ -32,6 +32,43 @@ def reset() -> None:
     from omo2c.aws import reset_clients
 
     get_settings.cache_clear()
-    member_store.cache_clear()
-    resolver.cache_clear()
+    for cached in (member_store, resolver, staff_directory, commission_service):
+        cached.cache_clear()
     reset_clients()
+
+
+@cache
+def staff_directory():
+    from omo2c.storage.staff import StaffDirectory
+
+    return StaffDirectory(get_settings())
+
+
+class _CreditLookups:
+    """Staff, codes and bindings as the attribution rules ask for them."""
+
+    def staff(self, staff_id):
+        return staff_directory().staff(staff_id)
+
+    def staff_many(self, staff_ids):
+        return staff_directory().staff_many(staff_ids)
+
+    def code(self, code):
+        return staff_directory().code(code)
+
+    def binding(self, member_id):
+        member = member_store().get_member(member_id)
+        return member.binding if member else None
+
+
+@cache
+def commission_service():
+    from omo2c.attribution import AttributionPolicy
+    from omo2c.commissions import CommissionService
+    from omo2c.ledger import Rates
+    from omo2c.storage.ledger import LedgerStore
+
+    settings = get_settings()
+    return CommissionService(LedgerStore(settings), _CreditLookups(), Rates.from_config(settings.commission_rates),
+                             AttributionPolicy(settings.referral_valid_days, settings.binding_expiry_days),
+                             settings.holding_days)

@@ -6,8 +6,10 @@ Secrets are not settings: they come from :mod:`omo2c.secrets`.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cache
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -52,6 +54,14 @@ class Settings(BaseModel):
     blocked_identifiers: tuple[str, ...] = DEFAULT_BLOCKED_IDENTIFIERS
     identifier_member_limit: int = 3
     napl_window_days: int = 90
+    commission_rates: dict[str, Any] = Field(default_factory=lambda: {"channels": {"pos": "0.02", "ec": "0.05"}})
+    referral_valid_days: int = 7
+    holding_days: int = 7
+    binding_cooldown_days: int = 30
+    binding_expiry_days: int = 180
+    binding_policy_version: str = "2026-11"
+    opt_out_keywords: tuple[str, ...] = ("取消訂閱", "STOP", "UNSUBSCRIBE")
+    opt_in_keywords: tuple[str, ...] = ("訂閱", "START", "SUBSCRIBE")
     local: bool = False
 
     @field_validator("webhook_sources", mode="before")
@@ -65,6 +75,18 @@ class Settings(BaseModel):
                 name, _, kind = pair.partition(":")
                 parsed[name.strip().lower()] = (kind or "generic").strip().lower()
             return parsed
+        return value
+
+    @field_validator("commission_rates", mode="before")
+    @classmethod
+    def _parse_rates(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+    @field_validator("opt_out_keywords", "opt_in_keywords", mode="before")
+    @classmethod
+    def _parse_keywords(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
 
     @field_validator("blocked_identifiers", mode="before")

@@ -131,14 +131,16 @@ class MergeItem(_MembersTable):
 MEMBERS_TABLE_MODELS: tuple[type[Model], ...] = (MemberItem, IdentityItem, OrderItem, EventItem, MergeItem)
 
 
-def configure(settings: Settings, models: tuple[type[Model], ...] = MEMBERS_TABLE_MODELS) -> None:
+def configure(settings: Settings, models: tuple[type[Model], ...] = MEMBERS_TABLE_MODELS,
+              table: str | None = None) -> None:
     """Point the models at this deployment's table, region and (locally) endpoint."""
+    table_name = table or settings.members_table
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-northeast-1"
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
     for model in models:
         meta: Any = model.Meta
-        if (meta.table_name, meta.region, getattr(meta, "host", None)) != (settings.members_table, region, host):
-            meta.table_name = settings.members_table
+        if (meta.table_name, meta.region, getattr(meta, "host", None)) != (table_name, region, host):
+            meta.table_name = table_name
             meta.region = region
             meta.host = host
             model._connection = None

@@ -1,0 +1,92 @@
+"""Order events from the bus through the attribute function into statements, against moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from omo2c import services
+from omo2c.canonical import CanonicalEvent
+from omo2c.identity import Identifier, IdentifierKind
+from omo2c.messaging import publisher as bus
+from omo2c.storage.members import member_key
+from omo2c.storage.models import MemberItem
+from tests.conftest import published
+from tests.support.aws import http_event, load_handler, sqs_event
+from tests.support.events import pos_order
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+MONTH = datetime.now(tz=UTC).strftime("%Y-%m")
+
+
+@pytest.fixture
+def attribute(aws, lambda_context):
+    consumer = load_handler("AttributeFunction")
+    api = load_handler("StatementsApiFunction")
+
+    def flow(*raw_events: dict) -> None:
+        for raw in raw_events:
+            outcome = services.resolver().record(
+                CanonicalEvent.model_validate({**raw, "source": raw.get("source", "pos")}))
+            bus(services.get_settings(), "omo2c.ingest").publish(outcome.events)
+        envelopes = [e for e in published(aws) if e["detail-type"].startswith("order.")]
+        result = consumer.lambda_handler(sqs_event([json.dumps(e) for e in envelopes]), lambda_context)
+        assert result == {"batchItemFailures": []}
+
+    def get(path: str, route: str, params: dict, query=None, accept="application/json"):
+        event = http_event("GET", path, route=route, headers={**ADMIN, "Accept": accept}, query=query,
+                           path_params=params)
+        return api.lambda_handler(event, lambda_context)
+
+    return flow, get
+
+
+def statement(get, staff_id: str, accept="application/json"):
+    return get(f"/staff/{staff_id}/statement", "/staff/{staff_id}/statement", {"staff_id": staff_id},
+               {"month": MONTH}, accept)
+
+
+def test_pos_sale_refund_and_redelivery(attribute):
+    flow, get = attribute
+    sale = pos_order("a-1", phone="0955-101-202", order_id="AT-1", total=1280)
+    flow(sale)
+    doc = json.loads(statement(get, "S001")["body"])
+    assert [(line["kind"], line["amount"], line["status"]) for line in doc["lines"]] == [("sale", "26", "pending")]
+    flow(pos_order("a-2", phone="0955-101-202", order_id="AT-1", total=1280, type_="order.refunded",
+                   refunds=[{"refund_id": "R1", "amount": 280}]))
+    flow(sale)
+    doc = json.loads(statement(get, "S001")["body"])
+    assert [line["amount"] for line in doc["lines"]] == ["26", "-6"] and doc["totals"]["total"] == "20"
+    csv = statement(get, "S001", accept="text/csv")
+    assert csv["headers"]["Content-Type"].startswith("text/csv") and "sale" in csv["body"]
+    trace = get("/orders/pos/AT-1/attribution", "/orders/{source}/{order_id}/attribution",
+                {"source": "pos", "order_id": "AT-1"})
+    body = json.loads(trace["body"])
+    assert body["rule"] == "pos_checkout_staff" and body["commission"] == "20"
+    assert body["trace"][0]["matched"] is True
+
+
+def test_ec_order_of_a_bound_member_goes_to_the_bound_staff(attribute):
+    flow, get = attribute
+    flow(pos_order("b-1", phone="0955-303-404", order_id="B-1", total=100))
+    member = services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955303404"))
+    MemberItem(*member_key(member.member_id)).update(actions=[MemberItem.binding.set(
+        {"staff_id": "S777", "store_id": "ST07", "bound_at": "2026-01-01T00:00:00+00:00",
+         "last_interaction_at": "2026-11-01T00:00:00+00:00"})])
+    ec = pos_order("b-2", phone="0955303404", order_id="EC-9", total=2000, occurred_at=datetime.now(tz=UTC).isoformat())
+    ec.update(channel="ec", staff_id=None, store_id=None, source="ec")
+    flow(ec)
+    doc = json.loads(statement(get, "S777")["body"])
+    lines = [(line["order_id"], line["rule"], line["amount"]) for line in doc["lines"]]
+    assert lines == [("EC-9", "active_binding", "100")]
+
+
+def test_bad_month_is_422_and_unknown_order_is_404(attribute):
+    _, get = attribute
+    bad = get("/staff/S1/statement", "/staff/{staff_id}/statement", {"staff_id": "S1"}, {"month": "2026-13"})
+    assert bad["statusCode"] == 422
+    missing = get("/orders/pos/nope/attribution", "/orders/{source}/{order_id}/attribution",
+                  {"source": "pos", "order_id": "nope"})
+    assert missing["statusCode"] == 404

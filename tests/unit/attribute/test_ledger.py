@@ -1,0 +1,80 @@
+"""Commission arithmetic and the ledger's exactness under any delivery order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from omo2c.attribution import AttributionPolicy, OrderFacts
+from omo2c.commissions import CommissionService
+from omo2c.ledger import Rates, commission, quantize
+from omo2c.staff import Staff
+from tests.support.ledger import Lookups, MemoryLedger
+
+RATES = Rates.from_config({"channels": {"pos": "0.02", "ec": "0.05"}, "stores": {"ST09": {"ec": "0.1"}},
+                           "categories": {"tea": "0.08"}})
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def facts(net: str, **changes) -> OrderFacts:
+    base = dict(source="pos", order_id="A", channel="pos", status="open", version="1", event_type="order.created",
+                member_id="m1", store_id="ST01", staff_id="S001", referral_code=None, placed_at=T0,
+                net_kept=Decimal(net), currency="TWD")
+    return OrderFacts(**(base | changes))
+
+
+def test_rates_by_channel_store_and_category_in_decimal():
+    assert commission(facts("1280"), RATES)[0] == Decimal(26)
+    assert commission(facts("1000", channel="ec", store_id="ST09"), RATES)[0] == Decimal(100)
+    mixed = facts("1000", items=[{"price": "500", "quantity": 1, "category": "tea"},
+                                 {"price": "500", "quantity": 1, "category": "cups"}])
+    assert commission(mixed, RATES)[0] == Decimal(50)
+    assert quantize(Decimal("12.345"), "USD") == Decimal("12.35") and quantize(Decimal("12.5"), "TWD") == 13
+
+
+def detail(version: int, net: int, status: str = "open", event_type: str = "order.updated") -> dict:
+    return {"source": "pos", "order_id": "A", "channel": "pos", "status": status, "version": f"{version:05d}",
+            "event_type": event_type, "member_id": "m1", "store_id": "ST01", "staff_id": "S001",
+            "referral_code": None, "placed_at": int(T0.timestamp() * 1000), "net_kept": str(net), "currency": "TWD",
+            "items": []}
+
+
+VERSIONS = st.lists(st.tuples(st.integers(0, 5000), st.sampled_from(["open", "open", "cancelled"])),
+                    min_size=1, max_size=8)
+
+
+@settings(max_examples=80, deadline=None)
+@given(VERSIONS, st.randoms(use_true_random=False), st.integers(0, 3))
+def test_ledger_sum_is_the_commission_on_the_latest_net_kept_whatever_the_delivery_order(versions, rnd, dups):
+    deliveries = [detail(i + 1, net, status) for i, (net, status) in enumerate(versions)]
+    deliveries += [rnd.choice(deliveries) for _ in range(dups)]
+    rnd.shuffle(deliveries)
+    ledger = MemoryLedger()
+    clock = iter(T0 + timedelta(hours=i) for i in range(100))
+    service = CommissionService(ledger, Lookups([Staff("S001", "Amy", "ST01")]), RATES, AttributionPolicy(), 7,
+                                clock=lambda: next(clock))
+    for d in deliveries:
+        service.record(d)
+    latest = max(deliveries, key=lambda d: d["version"])
+    expected = commission(facts(latest["net_kept"], status=latest["status"]), RATES)[0]
+    _, entries = ledger.load("pos", "A")
+    assert sum((e.amount for e in entries), Decimal(0)) == expected
+    assert len({e.seq for e in entries}) == len(entries)
+
+
+def test_refund_after_approval_is_a_clawback_in_the_next_statement():
+    ledger = MemoryLedger()
+    now = [T0]
+    service = CommissionService(ledger, Lookups([Staff("S001", "Amy", "ST01")]), RATES, AttributionPolicy(), 7,
+                                clock=lambda: now[0])
+    service.record(detail(1, 1000, event_type="order.created"))
+    now[0] = T0 + timedelta(days=31)
+    service.record(detail(2, 400, event_type="order.refunded"))
+    november = service.staff_statement("S001", "2026-11")
+    december = service.staff_statement("S001", "2026-12")
+    assert november["totals"]["approved"] == "20" and november["lines"][0]["kind"] == "sale"
+    assert december["lines"][0]["kind"] == "clawback" and december["totals"]["clawbacks"] == "-12"
+    assert december["lines"][0]["status"] == "pending"
