@@ -215,13 +215,18 @@ def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, stat
 class Resolver:
     """Records one canonical event: finds, creates or merges its member and updates the order."""
 
-    def __init__(self, store: MemberStore, policy: Policy,
+    def __init__(self, store: MemberStore, policy: Policy | Callable[[], Policy],
                  new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20],
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """``policy`` may be a callable, so a changed block list (a new store phone) applies at once."""
         self.store = store
-        self.policy = policy
+        self._policy = policy
         self.new_id = new_id
         self.sleep = sleep
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy() if callable(self._policy) else self._policy
 
     def record(self, event: CanonicalEvent) -> Outcome:
         identifiers, blocked = extract_identifiers(event, self.policy)

@@ -16,15 +16,17 @@ def member_store() -> DynamoMemberStore:
 
 
 def resolution_policy() -> Policy:
+    """The block list includes the stores' own phones, read from the store records."""
     settings = get_settings()
-    return Policy(blocklist=BlockList(settings.blocked_identifiers, settings.default_region),
+    blocklist = BlockList(settings.blocked_identifiers, settings.default_region)
+    return Policy(blocklist=blocklist.with_phones(staff_directory().store_phones()),
                   region=settings.default_region,
                   identifier_member_limit=settings.identifier_member_limit)
 
 
 @cache
 def resolver() -> Resolver:
-    return Resolver(member_store(), resolution_policy())
+    return Resolver(member_store(), resolution_policy)
 
 
 def reset() -> None:
@@ -32,7 +34,8 @@ def reset() -> None:
     from omo2c.aws import reset_clients
 
     get_settings.cache_clear()
-    for cached in (member_store, resolver, staff_directory, commission_service):
+    for cached in (member_store, resolver, staff_directory, commission_service, member_contacts,
+                   line_conversation, staff_admin):
         cached.cache_clear()
     reset_clients()
 
@@ -72,3 +75,45 @@ def commission_service():
     return CommissionService(LedgerStore(settings), _CreditLookups(), Rates.from_config(settings.commission_rates),
                              AttributionPolicy(settings.referral_valid_days, settings.binding_expiry_days),
                              settings.holding_days)
+
+
+@cache
+def member_contacts():
+    from omo2c.storage.bindings import MemberContacts
+
+    return MemberContacts(get_settings(), member_store())
+
+
+def binding_policy():
+    from omo2c.binding import BindingPolicy
+
+    settings = get_settings()
+    return BindingPolicy(settings.binding_cooldown_days, settings.binding_expiry_days, settings.binding_policy_version)
+
+
+def publish(events: list, source: str) -> None:
+    from omo2c.messaging import publisher
+
+    publisher(get_settings(), source).publish(events)
+
+
+@cache
+def line_conversation():
+    from omo2c.conversations import LineConversation
+    from omo2c.line import messenger
+    from omo2c.sms import SnsSmsSender
+
+    settings = get_settings()
+    policy = resolution_policy()
+    return LineConversation(
+        resolver=resolver(), finder=member_store(), contacts=member_contacts(), directory=staff_directory(),
+        messenger=messenger(), sms=SnsSmsSender(), publish=publish, brand=settings.brand_name,
+        blocklist=policy.blocklist, opt_out_keywords=settings.opt_out_keywords,
+        opt_in_keywords=settings.opt_in_keywords, binding_policy=binding_policy())
+
+
+@cache
+def staff_admin():
+    from omo2c.staff_admin import StaffAdmin
+
+    return StaffAdmin(staff_directory(), member_contacts(), get_settings().line_basic_id, publish, binding_policy())
