@@ -36,7 +36,8 @@ def reset() -> None:
     get_settings.cache_clear()
     for cached in (member_store, resolver, staff_directory, commission_service, member_contacts,
                    line_conversation, staff_admin):
-        cached.cache_clear()
+        if hasattr(cached, "cache_clear"):
+            cached.cache_clear()
     reset_clients()
 
 

@@ -52,3 +52,30 @@ def shopify_order(phone: str | None = None, email: str | None = None, **changes:
         order["email"] = order["contact_email"] = email
     order.update(changes)
     return order
+
+
+def line_event(kind: str, *, user_id: str, event_id: str, text: str | None = None,
+               data: str | None = None, timestamp: int | None = None) -> dict[str, Any]:
+    """One event shaped like LINE's published webhook examples in events/line/."""
+    name = {"follow": "follow", "unfollow": "unfollow", "message": "message-text", "postback": "postback"}[kind]
+    event = sample(f"line/{name}.json")["events"][0]
+    event["source"]["userId"] = user_id
+    event["webhookEventId"] = event_id
+    event["timestamp"] = timestamp or int(time.time() * 1000)
+    if text is not None:
+        event["message"]["text"] = text
+    if data is not None:
+        event["postback"]["data"] = data
+    return event
+
+
+def line_body(*events: dict[str, Any]) -> bytes:
+    return json.dumps({"destination": "xxxxxxxxxx", "events": list(events)}, ensure_ascii=False).encode()
+
+
+def line_signature(body: bytes, secret: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()

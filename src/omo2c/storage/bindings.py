@@ -128,15 +128,7 @@ class MemberContacts:
         return out
 
     def _query_bound(self, staff_id: str) -> list[MemberItem]:
-        items: list[MemberItem] = []
-        start = None
-        while True:
-            page = MemberItem._get_connection().query(staff_id, index_name="ByBoundStaff",
-                                                      exclusive_start_key=start)
-            items += [MemberItem.from_raw_data(raw) for raw in page.get("Items", [])]
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return items
+        return list(MemberItem.by_bound_staff.query(staff_id))
 
     # ------------------------------------------------------------------ one-time codes
     def take_code_quota(self, kind: str, value: str, hour: str, limit: int, expires_at: int) -> bool:

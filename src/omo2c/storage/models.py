@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.constants import NUMBER
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from omo2c.settings import Settings
@@ -39,6 +40,28 @@ class _MembersTable(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
+
+
+class ByBoundStaff(GlobalSecondaryIndex["MemberItem"]):
+    """Members bound to a staff member, newest binding last."""
+
+    class Meta:
+        index_name = "ByBoundStaff"
+        projection = AllProjection()
+
+    bound_staff_id = UnicodeAttribute(hash_key=True)
+    bound_at = UnicodeAttribute(range_key=True)
+
+
+class ByLastOrderDay(GlobalSecondaryIndex["MemberItem"]):
+    """Live members with orders, per activity shard, by the day of their last order."""
+
+    class Meta:
+        index_name = "ByLastOrderDay"
+        projection = AllProjection()
+
+    activity_shard = UnicodeAttribute(hash_key=True)
+    last_order_day = UnicodeAttribute(range_key=True)
 
 
 class MemberItem(_MembersTable):
@@ -67,6 +90,8 @@ class MemberItem(_MembersTable):
     bound_store_id = UnicodeAttribute(null=True)
     bound_at = UnicodeAttribute(null=True)
     opted_out = BooleanAttribute(null=True)
+    by_bound_staff = ByBoundStaff()
+    by_last_order_day = ByLastOrderDay()
 
 
 class IdentityItem(_MembersTable):

@@ -1,0 +1,61 @@
+"""POST /line/webhook: verify LINE's signature first, then handle each event exactly once."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omo2c import services
+from omo2c.errors import MalformedBody, PayloadTooLarge, Unauthenticated
+from omo2c.http import create_app, json_response
+from omo2c.line import signature_valid
+from omo2c.observability import logger, metrics
+from omo2c.secrets import get_secret
+from omo2c.settings import get_settings
+from omo2c.tracing import tracer
+
+app = create_app()
+IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
+
+
+@cache
+def handle_once():
+    """Redeliveries (same webhookEventId) return the first outcome without acting again."""
+    store = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+
+    @idempotent_function(data_keyword_argument="event", persistence_store=store, config=IDEMPOTENCY)
+    def handle(event: dict) -> str:
+        return services.line_conversation().handle(event)
+
+    return handle
+
+
+@app.post("/line/webhook")
+def line_webhook():
+    body = app.current_event.decoded_body or ""
+    if len(body.encode()) > get_settings().max_body_bytes:
+        raise PayloadTooLarge("body is too large")
+    if not signature_valid(body, app.current_event.headers.get("x-line-signature"), get_secret("line-channel-secret")):
+        raise Unauthenticated("missing or invalid X-Line-Signature")
+    try:
+        events = json.loads(body).get("events", [])
+    except (json.JSONDecodeError, AttributeError) as exc:
+        raise MalformedBody("body is not a LINE webhook payload") from exc
+    outcomes = [handle_once()(event=e) for e in events if isinstance(e, dict)]
+    metrics.add_metric(name="LineEvents", unit="Count", value=len(outcomes))
+    return json_response(200, {"handled": outcomes})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    IDEMPOTENCY.register_lambda_context(context)
+    return app.resolve(event, context)
