@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import replace
@@ -10,6 +11,9 @@ import pytest
 
 from omo2c import services
 from omo2c.canonical import CanonicalEvent
+from omo2c.identity import Identifier, IdentifierKind
+from omo2c.storage.members import member_key
+from omo2c.storage.models import MemberItem
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler
 from tests.support.events import line_body, line_event, line_signature, pos_order
@@ -140,12 +144,7 @@ def test_staff_leaving_moves_bindings_to_the_transfer_target(line):
 def test_opt_out_and_back_in(line):
     line.say(MEI, "取消訂閱")
     assert line.member(line_user_id=MEI) is not None
-    from omo2c.identity import Identifier, IdentifierKind
-
     member = services.member_store().find_by_identifier(Identifier(IdentifierKind.LINE_USER, MEI))
-    from omo2c.storage.models import MemberItem
-    from omo2c.storage.members import member_key
-
     assert MemberItem.get(*member_key(member.member_id)).opted_out is True
     line.say(MEI, "訂閱")
     assert MemberItem.get(*member_key(member.member_id)).opted_out is False
@@ -155,8 +154,6 @@ def test_qr_png_and_validation(line):
     setup_staff(line)
     png = line.admin("GET", "/staff/S001/qr", "/staff/{staff_id}/qr", {"staff_id": "S001"}, accept="image/png")
     assert png["statusCode"] == 200 and png["isBase64Encoded"]
-    import base64
-
     assert base64.b64decode(png["body"]).startswith(b"\x89PNG")
     bad = line.admin("PUT", "/staff/S009", "/staff/{staff_id}", {"staff_id": "S009"}, {"name": ""})
     assert bad["statusCode"] == 422
