@@ -7,10 +7,16 @@ capability that lands.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import re
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +77,95 @@ class Journey:
         return member
 
 
+    def admin_send(self, method: str, path: str, body: dict[str, Any] | None = None,
+                   accept: str = "application/json") -> Any:
+        response = self.http.request(method, f"{self.base}{path}", json=body, timeout=10,
+                                     headers={**self.admin, "Accept": accept})
+        if response.status_code >= 400:
+            raise JourneyFailed(f"{method} {path} answered {response.status_code}: {response.text[:200]}")
+        return response.json() if accept == "application/json" else response.content
+
+    def line(self, user_id: str, text: str | None = None, kind: str = "message") -> None:
+        event: dict[str, Any] = {"type": kind, "mode": "active", "timestamp": int(time.time() * 1000),
+                                 "source": {"type": "user", "userId": user_id},
+                                 "webhookEventId": uuid.uuid4().hex.upper()[:26], "replyToken": uuid.uuid4().hex,
+                                 "deliveryContext": {"isRedelivery": False}}
+        if kind == "message":
+            event["message"] = {"type": "text", "id": str(int(time.time() * 1000)), "text": text}
+        body = json.dumps({"destination": "Ujourney", "events": [event]}, ensure_ascii=False).encode()
+        secret = os.environ.get("LINE_CHANNEL_SECRET", "local-line-channel-secret")
+        signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        response = self.http.post(f"{self.base}/line/webhook", data=body, timeout=10,
+                                  headers={"X-Line-Signature": signature, "Content-Type": "application/json"})
+        if response.status_code != 200:
+            raise JourneyFailed(f"LINE webhook answered {response.status_code}: {response.text[:200]}")
+
+    def last_reply(self, user_id: str) -> str:
+        calls = self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["line"]
+        return next((c["messages"][0]["text"] for c in reversed(calls) if c["endpoint"] == "reply"), "")
+
+    def step_line_binding(self, phone: str) -> dict[str, Any]:
+        self.admin_send("PUT", "/stores/ST01", {"name": "信義旗艦店", "phone": "(02) 2722-0000"})
+        self.admin_send("PUT", "/staff/S001", {"name": "王小明", "store_id": "ST01"})
+        link = self.admin_send("GET", "/staff/S001/qr")
+        self.say(f"2. Staff S001's QR code opens {link['url'][:60]}…")
+        user_id = "U" + uuid.uuid4().hex
+        self.line(user_id, kind="follow")
+        self.line(user_id, link["message"])
+        self.say(f"   customer scanned it in LINE; reply: {self.last_reply(user_id)}")
+        self.line(user_id, phone)
+        self.say(f"3. customer typed their phone; reply: {self.last_reply(user_id)}")
+        sms = self.wait_for("the one-time code SMS", lambda: [
+            m for m in self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["sms"]
+            if m["phone_number"].endswith(phone[-3:])])
+        code = re.search(r"\d{6}", sms[-1]["message"]).group(0)
+        self.line(user_id, code)
+        self.say(f"   customer entered the code; reply: {self.last_reply(user_id)}")
+        member = self.admin_get("/members", line_user_id=user_id).json()
+        self.say(f"   one member now: {member['member_id']} with {member['orders']['count']} POS order(s), "
+                 f"bound to {member['binding']['staff_id']}")
+        return member
+
+    def step_online_order(self, email: str, phone: str) -> dict[str, Any]:
+        order = json.loads((EVENTS / "shopify" / "orders-create.json").read_text())
+        order.update(email=email, contact_email=email, phone=phone, currency="TWD",
+                     updated_at=datetime.now(tz=UTC).isoformat(), created_at=datetime.now(tz=UTC).isoformat())
+        self.post_shopify("orders/create", order)
+        month = datetime.now(tz=UTC).strftime("%Y-%m")
+
+        def credited() -> dict[str, Any] | None:
+            found = self.admin_send("GET", f"/staff/S001/statement?month={month}")
+            return found if any(line["source"] == "shopify" for line in found["lines"]) else None
+
+        statement = self.wait_for("the staff statement line", credited)
+        line = next(line for line in statement["lines"] if line["source"] == "shopify")
+        self.say(f"4. web shop order credited to S001 by {line['rule']}: {line['amount']} TWD ({line['status']})")
+        refund = json.loads((EVENTS / "shopify" / "refunds-create.json").read_text())
+        refund["processed_at"] = datetime.now(tz=UTC).isoformat()
+        self.post_shopify("refunds/create", refund)
+        refunded = self.wait_for("the refund line", lambda: (
+            lambda doc: doc if len([x for x in doc["lines"] if x["source"] == "shopify"]) > 1 else None)(
+            self.admin_send("GET", f"/staff/S001/statement?month={month}")))
+        self.say(f"   refund reversed part of it: statement total {refunded['totals']['total']} TWD")
+        return refunded
+
+    def post_shopify(self, topic: str, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        secret = os.environ.get("OMO_SOURCE_SECRET_SHOPIFY", "local-shopify-secret")
+        signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        response = self.http.post(f"{self.base}/webhooks/shopify", data=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Webhook-Id": uuid.uuid4().hex})
+        if response.status_code != 202:
+            raise JourneyFailed(f"Shopify {topic} answered {response.status_code}: {response.text[:200]}")
+
+
 def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Play every step that exists so far; raise JourneyFailed on the first step that breaks."""
     journey = Journey(base_url, admin_token, say)
-    member = journey.step_pos_sale()
+    pos_member = journey.step_pos_sale()
+    phone = "0933-128-765"
+    member = journey.step_line_binding(phone)
+    statement = journey.step_online_order("mei.lin@example.com", phone)
     say("Journey done.")
-    return {"member": member}
+    return {"pos_member": pos_member, "member": member, "statement": statement}
