@@ -15,6 +15,7 @@ from omo2c.identity import Identifier
 
 PROFILE_FIELDS = ("name",)
 ACTIVITY_SHARDS = 8
+NO_ORDER_DAY = "0000-00-00"
 
 
 class Napl(StrEnum):

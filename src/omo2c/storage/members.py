@@ -10,7 +10,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from omo2c.identity import Identifier, IdentifierKind
-from omo2c.members import Member, OrderRecord, ProfileValue, Rfm, activity_shard, ms_to_day
+from omo2c.members import NO_ORDER_DAY, Member, OrderRecord, ProfileValue, Rfm, activity_shard, ms_to_day
 from omo2c.resolution import (
     Conflict,
     IdentityRecord,
@@ -328,17 +328,19 @@ class DynamoMemberStore:
             item.profile, item.consent, item.tags = _profile_map(member.profile), member.consent, member.tags
             item.order_count, item.net_spent = rfm.order_count, rfm.net_spent
             item.last_event_at, item.version = member.last_event_at, 1
+            item.activity_shard = activity_shard(member.member_id)
+            item.last_order_day = NO_ORDER_DAY
             if rfm.last_order_at is not None:
                 item.first_order_at, item.last_order_at = rfm.first_order_at, rfm.last_order_at
                 item.last_order_day = ms_to_day(rfm.last_order_at)
-                item.activity_shard = activity_shard(member.member_id)
             tx.save(item, condition=MemberItem.pk.does_not_exist())
             return
         if member.binding:
+            staff_id, store_id = member.binding.get("staff_id"), member.binding.get("store_id")
             actions += [
                 MemberItem.binding.set(member.binding),
-                MemberItem.bound_staff_id.set(str(member.binding.get("staff_id") or "")),
-                MemberItem.bound_store_id.set(str(member.binding.get("store_id") or "")),
+                MemberItem.bound_staff_id.set(str(staff_id)) if staff_id else MemberItem.bound_staff_id.remove(),
+                MemberItem.bound_store_id.set(str(store_id)) if store_id else MemberItem.bound_store_id.remove(),
                 MemberItem.bound_at.set(str(member.binding.get("bound_at") or "")),
             ]
         if member.line:
