@@ -63,6 +63,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="tap", EventBusName="t-bus", EventPattern='{"source": [{"prefix": "omo2c"}]}')
         events.put_targets(Rule="tap", EventBusName="t-bus", Targets=[{"Id": "tap", "Arn": tap_arn}])
+        boto3.client("scheduler").create_schedule_group(Name="t-campaigns")
+        for key, value in {"OMO_SCHEDULE_GROUP": "t-campaigns",
+                           "OMO_PLANNER_ARN": "arn:aws:lambda:ap-northeast-1:123456789012:function:planner",
+                           "OMO_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
+                           "OMO_SCHEDULE_DLQ_ARN": "arn:aws:sqs:ap-northeast-1:123456789012:t-send-dlq"}.items():
+            monkeypatch.setenv(key, value)
         services.reset()
         yield {"sqs": sqs, "ingest_url": ingest_url, "send_url": send_url, "tap_url": tap_url,
                "dynamodb": boto3.client("dynamodb")}

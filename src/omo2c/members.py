@@ -94,6 +94,7 @@ class Member:
     version: int = 0
     line: dict[str, object] = field(default_factory=dict)
     binding: dict[str, object] = field(default_factory=dict)
+    opted_out: bool = False
 
     @property
     def live(self) -> bool:

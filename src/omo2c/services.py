@@ -35,7 +35,7 @@ def reset() -> None:
 
     get_settings.cache_clear()
     for cached in (member_store, resolver, staff_directory, commission_service, member_contacts,
-                   line_conversation, staff_admin):
+                   line_conversation, staff_admin, campaign_service):
         if hasattr(cached, "cache_clear"):
             cached.cache_clear()
     reset_clients()
@@ -118,3 +118,19 @@ def staff_admin():
     from omo2c.staff_admin import StaffAdmin
 
     return StaffAdmin(staff_directory(), member_contacts(), get_settings().line_basic_id, publish, binding_policy())
+
+
+@cache
+def campaign_service():
+    from omo2c.campaigns.adapters import CampaignSchedules, MemberSource, SendQueue, StaffNames
+    from omo2c.campaigns.service import CampaignService, Rules
+    from omo2c.line import messenger
+    from omo2c.sms import SnsSmsSender
+    from omo2c.storage.campaigns import CampaignStore
+
+    settings = get_settings()
+    rules = Rules([tuple(w) for w in settings.quiet_hours], settings.frequency_cap_max, settings.frequency_cap_days,
+                  settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon,
+                  settings.napl_window_days)
+    return CampaignService(CampaignStore(settings), MemberSource(), StaffNames(), SendQueue(settings.send_queue_url),
+                           CampaignSchedules(settings), messenger, SnsSmsSender, rules)

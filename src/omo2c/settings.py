@@ -62,6 +62,11 @@ class Settings(BaseModel):
     binding_policy_version: str = "2026-11"
     opt_out_keywords: tuple[str, ...] = ("取消訂閱", "STOP", "UNSUBSCRIBE")
     opt_in_keywords: tuple[str, ...] = ("訂閱", "START", "SUBSCRIBE")
+    quiet_hours: tuple[tuple[str, str], ...] = (("21:00", "09:00"), ("12:30", "13:30"))
+    frequency_cap_max: int = 2
+    frequency_cap_days: int = 7
+    sms_price_per_segment: str = "0.0645"
+    welcome_coupon: str = "WELCOME100"
     local: bool = False
 
     @field_validator("webhook_sources", mode="before")
@@ -77,7 +82,7 @@ class Settings(BaseModel):
             return parsed
         return value
 
-    @field_validator("commission_rates", mode="before")
+    @field_validator("commission_rates", "quiet_hours", mode="before")
     @classmethod
     def _parse_rates(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value

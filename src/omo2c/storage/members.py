@@ -84,6 +84,7 @@ def member_from_item(item: MemberItem) -> Member:
         version=int(item.version or 0),
         line=_plain(item.line) or {},
         binding=_plain(item.binding) or {},
+        opted_out=bool(item.opted_out),
     )
 
 
@@ -461,3 +462,17 @@ class DynamoMemberStore:
             raise Conflict(str(exc.cause_response_code)) from exc
         record.status = "unmerged"
         return record, restored
+
+
+def members_by_last_order_day(ranges: list[tuple[str, str]], shards: int) -> tuple[list[Member], int]:
+    """Members whose last order day falls in the ranges, through the activity index; items read."""
+    from omo2c.members import ACTIVITY_SHARDS
+
+    members: list[Member] = []
+    read = 0
+    for shard in range(shards or ACTIVITY_SHARDS):
+        for low, high in ranges:
+            for item in MemberItem.by_last_order_day.query(f"A{shard}", MemberItem.last_order_day.between(low, high)):
+                read += 1
+                members.append(member_from_item(item))
+    return members, read

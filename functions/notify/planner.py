@@ -1,0 +1,18 @@
+"""EventBridge Scheduler target: plan one run of the campaign named in the schedule's input."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omo2c import services
+from omo2c.observability import logger, metrics
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    campaign_id = str(event.get("campaign_id", ""))
+    result = services.campaign_service().run(campaign_id, trigger="schedule")
+    metrics.add_metric(name="CampaignMembersSelected", unit="Count", value=result["selected"])
+    logger.info("campaign planned", extra={"campaign_id": campaign_id, "jobs": result.get("jobs")})
+    return result

@@ -1,0 +1,29 @@
+"""Send queue consumer: one job (a multicast group or one member) under every sending rule."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from omo2c import services
+from omo2c.observability import logger, metrics
+from omo2c.tracing import tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> None:
+    outcome = services.campaign_service().send(json.loads(record.body))
+    for name, count in outcome.items():
+        metrics.add_metric(name=f"Send_{name}", unit="Count", value=count)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)

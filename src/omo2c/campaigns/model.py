@@ -1,0 +1,113 @@
+"""A campaign as a marketer writes it: segment + message + channels + schedule, with limits."""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+PLACEHOLDERS = {"name", "staff_name", "store_name", "coupon"}
+HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\)|at\([0-9T:\-]+\))$")
+NaplClass = Literal["new", "active", "passive", "lost", "prospect"]
+Channel = Literal["line", "sms"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class Segment(_Strict):
+    napl: list[NaplClass] | None = None
+    days_since_last_order: Range | None = None
+    order_count: Range | None = None
+    net_spent: Range | None = None
+    tags: list[Annotated[str, StringConstraints(max_length=64)]] | None = None
+    store_ids: list[Annotated[str, StringConstraints(max_length=64)]] | None = None
+    bound: bool | None = None
+
+
+class FrequencyCap(_Strict):
+    max: int = Field(default=2, ge=1, le=100)
+    days: int = Field(default=7, ge=1, le=365)
+
+
+class CampaignIn(_Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+    segment: Segment = Field(default_factory=Segment)
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    channels: list[Channel] = Field(min_length=1, max_length=2)
+    schedule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
+    time_zone: str = "Asia/Taipei"
+    conversion_days: int = Field(default=7, ge=1, le=90)
+    quiet_hours: list[tuple[str, str]] | None = None
+    frequency_cap: FrequencyCap = Field(default_factory=FrequencyCap)
+    coupon: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+    @field_validator("message")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            names = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
+        except ValueError as exc:
+            raise ValueError(f"message template is malformed: {exc}") from exc
+        unknown = names - PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"unknown placeholders {sorted(unknown)}; use {sorted(PLACEHOLDERS)}")
+        return value
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must not repeat")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _expression(cls, value: str) -> str:
+        if not SCHEDULE.match(value):
+            raise ValueError("schedule must be rate(...), cron(...) or at(...) as EventBridge Scheduler takes them")
+        if value.startswith("cron(") and len(value[5:-1].split()) != 6:
+            raise ValueError("cron(...) takes six fields: minutes hours day-of-month month day-of-week year")
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("unknown time zone") from exc
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _windows(cls, value: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        for start, end in value or []:
+            if not HHMM.match(start) or not HHMM.match(end):
+                raise ValueError("quiet hours are [\"HH:MM\", \"HH:MM\"] windows")
+        return value
+
+
+class Campaign(CampaignIn):
+    model_config = ConfigDict(extra="ignore")
+    campaign_id: str
+    created_at: str

@@ -1,0 +1,139 @@
+"""Who a campaign selects, what it says, and whether, how and when a message may go out."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from omo2c.campaigns.model import Segment
+from omo2c.identity import IdentifierKind
+from omo2c.members import NO_ORDER_DAY, Member
+
+
+def day_ranges(segment: Segment, now: datetime, napl_window: int = 90) -> list[tuple[str, str]]:
+    """last_order_day ranges (inclusive) the activity index is queried with; prospects are one day."""
+    ranges: list[tuple[int, int | None]] = []
+    if segment.days_since_last_order is not None:
+        low, high = segment.days_since_last_order.min, segment.days_since_last_order.max
+        ranges.append((int(low) if low is not None else 0, int(high) if high is not None else None))
+    elif segment.napl:
+        windows: dict[str, tuple[int, int | None]] = {
+            "new": (0, napl_window), "active": (0, napl_window), "passive": (napl_window, 2 * napl_window),
+            "lost": (2 * napl_window, None)}
+        ranges += [windows[c] for c in segment.napl if c in windows]
+    else:
+        ranges.append((0, None))
+    today = now.astimezone(ZoneInfo("Asia/Taipei")).date()
+    out = []
+    for low, high in ranges:
+        newest = (today - timedelta(days=low)).isoformat()
+        oldest = (today - timedelta(days=high)).isoformat() if high is not None else "0001-01-01"
+        out.append((oldest, newest))
+    no_order_filter = segment.days_since_last_order is None and not segment.napl
+    may_have_no_orders = segment.order_count is None or not segment.order_count.min
+    if (segment.napl and "prospect" in segment.napl) or (no_order_filter and may_have_no_orders):
+        out.append((NO_ORDER_DAY, NO_ORDER_DAY))
+    return _merge(out)
+
+
+def _merge(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    merged: list[tuple[str, str]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return merged
+
+
+def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 90) -> bool:
+    """The segment's remaining filters, applied to members the index range already selected."""
+    if not member.live:
+        return False
+    rfm = member.rfm
+    if segment.napl and rfm.napl(now, napl_window).value not in segment.napl:
+        return False
+    if segment.days_since_last_order is not None:
+        if rfm.last_order_at is None:
+            return False
+        days = (now.timestamp() * 1000 - rfm.last_order_at) / 86_400_000
+        if not segment.days_since_last_order.contains(days):
+            return False
+    if segment.order_count is not None and not segment.order_count.contains(rfm.order_count):
+        return False
+    if segment.net_spent is not None and not segment.net_spent.contains(float(rfm.net_spent)):
+        return False
+    if segment.tags and not set(segment.tags) & set(member.tags):
+        return False
+    if segment.store_ids and (member.binding or {}).get("store_id") not in segment.store_ids:
+        return False
+    return segment.bound is None or segment.bound == bool((member.binding or {}).get("staff_id")
+                                                          or (member.binding or {}).get("store_id"))
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(template: str, *, name: str | None, staff_name: str | None, store_name: str | None,
+           coupon: str | None) -> str:
+    values = _Blank(name=name or "", staff_name=staff_name or "", store_name=store_name or "", coupon=coupon or "")
+    return string.Formatter().vformat(template, (), values).strip()
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    channel: str | None
+    reason: str | None = None
+    address: str | None = None
+
+
+def line_user(member: Member) -> str | None:
+    return (member.line or {}).get("user_id") or next(
+        (i.value for i in member.identifiers if i.kind is IdentifierKind.LINE_USER), None)
+
+
+def phone_of(member: Member) -> str | None:
+    return next((i.value for i in member.identifiers if i.kind is IdentifierKind.PHONE), None)
+
+
+def choose_channel(member: Member, channels: list[str], opted_out: bool) -> ChannelChoice:
+    """Consent first: LINE when followed and reachable, else SMS when the member opted in to SMS."""
+    if opted_out:
+        return ChannelChoice(None, "opted_out")
+    reasons = []
+    for channel in channels:
+        if channel == "line":
+            user = line_user(member)
+            if user and member.line.get("followed") and member.line.get("reachable", True) \
+                    and member.consent.get("line", True) is not False:
+                return ChannelChoice("line", address=user)
+            reasons.append("line_unreachable")
+        elif channel == "sms":
+            phone = phone_of(member)
+            if phone and member.consent.get("sms") is True:
+                return ChannelChoice("sms", address=phone)
+            reasons.append("no_sms_consent" if phone else "no_phone")
+    return ChannelChoice(None, reasons[-1] if reasons else "no_channel")
+
+
+def quiet_until(now: datetime, windows: list[tuple[str, str]], zone: str) -> datetime | None:
+    """None when a promotional send is allowed now, else the moment the quiet window ends."""
+    local = now.astimezone(ZoneInfo(zone))
+    for start_text, end_text in windows:
+        start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+        clock = local.time()
+        inside = (start <= clock < end) if start < end else (clock >= start or clock < end)
+        if inside:
+            end_day = local.date() if (start < end or clock < end) else local.date() + timedelta(days=1)
+            until = datetime.combine(end_day, end, tzinfo=ZoneInfo(zone))
+            return quiet_until(until, windows, zone) or until
+    return None
+
+
+def sms_cost(segments: int, price_per_segment: str) -> Decimal:
+    return (Decimal(price_per_segment) * segments).quantize(Decimal("0.0001"))

@@ -1,0 +1,327 @@
+"""Campaigns end to end: define, plan (select + group), send under the rules, count conversions.
+
+The planner reads members through the activity index and enqueues send jobs: members whose
+rendered LINE text is identical share one multicast job (≤ 500), anything personal is one
+job per member. The sender re-checks every rule at send time, in order: consent, quiet hours
+(deferred through the queue, never dropped), frequency cap, one send per member per run (a
+conditional write before the provider is called). A retried job re-claims its own rows and
+reuses its LINE retry key, so LINE never delivers twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from omo2c.campaigns.model import Campaign, CampaignIn
+from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render, sms_cost
+from omo2c.errors import NotFound
+from omo2c.line import LineMessenger, LineRejected
+from omo2c.members import Member
+from omo2c.sms import SmsSender, segments
+from omo2c.storage.campaigns import SendRecord
+
+MULTICAST_LIMIT = 500
+MAX_DELAY_SECONDS = 900
+TRIGGERS = {"welcome_sms": "trigger-welcome-sms", "staff_welcome": "trigger-staff-welcome"}
+
+
+class Store(Protocol):
+    def put_campaign(self, campaign: Campaign) -> None: ...
+    def campaign(self, campaign_id: str) -> Campaign | None: ...
+    def campaigns(self) -> list[Campaign]: ...
+    def put_run(self, campaign_id: str, run: dict[str, Any]) -> None: ...
+    def runs(self, campaign_id: str) -> list[dict[str, Any]]: ...
+    def claim(self, record: SendRecord) -> bool: ...
+    def settle(self, record: SendRecord) -> None: ...
+    def note_skip(self, record: SendRecord) -> None: ...
+    def recent_sends(self, member_id: str, since: str) -> int: ...
+    def sends_before(self, member_id: str, since: str, until: str) -> list[SendRecord]: ...
+    def add_conversion(self, campaign_id: str, run_id: str, member_id: str, source: str, order_id: str,
+                       revenue: Decimal, currency: str, at: str) -> bool: ...
+    def run_rows(self, campaign_id: str, run_id: str) -> tuple[list[SendRecord], list[dict[str, Any]]]: ...
+
+
+class Members(Protocol):
+    def select(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]: ...
+    def many(self, member_ids: list[str]) -> dict[str, Member]: ...
+
+
+class Names(Protocol):
+    def staff_name(self, staff_id: str | None) -> str | None: ...
+    def store_name(self, store_id: str | None) -> str | None: ...
+
+
+class Jobs(Protocol):
+    def enqueue(self, jobs: list[dict[str, Any]], delay_seconds: int = 0) -> None: ...
+
+
+class Schedules(Protocol):
+    def schedule(self, campaign: Campaign) -> None: ...
+
+
+@dataclass
+class Rules:
+    quiet_hours: list[tuple[str, str]]
+    cap_max: int
+    cap_days: int
+    brand: str
+    sms_price: str
+    welcome_coupon: str
+    napl_window: int = 90
+
+
+class CampaignService:
+    def __init__(self, store: Store, members: Members, names: Names, jobs: Jobs, schedules: Schedules,
+                 line: Callable[[], LineMessenger], sms: Callable[[], SmsSender], rules: Rules,
+                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)) -> None:
+        self.store, self.members, self.names, self.jobs, self.schedules = store, members, names, jobs, schedules
+        self.line, self.sms, self.rules, self.clock = line, sms, rules, clock
+
+    # ------------------------------------------------------------------ definitions
+    def create(self, body: dict[str, Any]) -> Campaign:
+        data = CampaignIn.model_validate(body)
+        campaign = Campaign(**data.model_dump(), campaign_id=uuid.uuid4().hex[:16],
+                            created_at=self.clock().isoformat())
+        self.store.put_campaign(campaign)
+        self.schedules.schedule(campaign)
+        return campaign
+
+    def get(self, campaign_id: str) -> Campaign:
+        campaign = self.store.campaign(campaign_id) if len(campaign_id) <= 64 else None
+        if campaign is None:
+            raise NotFound("no such campaign")
+        return campaign
+
+    # ------------------------------------------------------------------ planning
+    def _text(self, campaign: Campaign, member: Member) -> str:
+        binding = member.binding or {}
+        return render(campaign.message, name=member.profile_value("name"),
+                      staff_name=self.names.staff_name(binding.get("staff_id")),
+                      store_name=self.names.store_name(binding.get("store_id")), coupon=campaign.coupon)
+
+    def run(self, campaign_id: str, dry_run: bool = False, trigger: str = "manual") -> dict[str, Any]:
+        campaign = self.get(campaign_id)
+        now = self.clock()
+        members, items_read = self.members.select(day_ranges(campaign.segment, now, self.rules.napl_window))
+        due = [m for m in members if matches(m, campaign.segment, now, self.rules.napl_window)]
+        planned: Counter[str] = Counter()
+        skipped: Counter[str] = Counter()
+        line_groups: dict[str, list[str]] = defaultdict(list)
+        sms: list[tuple[Member, str]] = []
+        samples = []
+        for member in due:
+            choice = choose_channel(member, campaign.channels, member.opted_out)
+            if choice.channel is None:
+                skipped[choice.reason or "no_channel"] += 1
+                continue
+            text = self._text(campaign, member)
+            planned[choice.channel] += 1
+            if len(samples) < 3:
+                samples.append({"member_id": member.member_id, "channel": choice.channel, "text": text})
+            if choice.channel == "line":
+                line_groups[text].append(member.member_id)
+            else:
+                sms.append((member, f"【{self.rules.brand}】{text}"))
+        sms_segments = sum(segments(text) for _, text in sms)
+        summary = {"campaign_id": campaign_id, "selected": len(due), "items_read": items_read,
+                   "members_per_channel": dict(planned), "skipped": dict(skipped),
+                   "sms_segments": sms_segments, "estimated_sms_cost_usd": str(sms_cost(sms_segments,
+                                                                                        self.rules.sms_price))}
+        if dry_run:
+            return {**summary, "dry_run": True, "samples": samples}
+        run_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        jobs = []
+        for text, member_ids in line_groups.items():
+            for start in range(0, len(member_ids), MULTICAST_LIMIT):
+                jobs.append(self._job(campaign_id, run_id, "line", member_ids[start:start + MULTICAST_LIMIT], text))
+        jobs += [self._job(campaign_id, run_id, "sms", [m.member_id], None) for m, _ in sms]
+        self.jobs.enqueue(jobs)
+        self.store.put_run(campaign_id, {"run_id": run_id, "started_at": now.isoformat(), "trigger": trigger,
+                                         "selected": len(due), "items_read": items_read, "jobs": len(jobs),
+                                         "planned": dict(planned), "skipped": dict(skipped)})
+        return {**summary, "run_id": run_id, "jobs": len(jobs)}
+
+    @staticmethod
+    def _job(campaign_id: str, run_id: str, channel: str, member_ids: list[str], text: str | None,
+             kind: str = "campaign") -> dict[str, Any]:
+        return {"job_id": uuid.uuid4().hex, "campaign_id": campaign_id, "run_id": run_id, "channel": channel,
+                "member_ids": member_ids, "text": text, "kind": kind}
+
+    # ------------------------------------------------------------------ sending
+    def send(self, job: dict[str, Any]) -> dict[str, int]:
+        """Send one job under every rule; raises LineUnavailable/SmsFailed for the queue to retry."""
+        now = self.clock()
+        not_before = job.get("not_before")
+        if not_before and datetime.fromisoformat(not_before) > now:
+            return self._defer(job, datetime.fromisoformat(not_before), now)
+        campaign = self.store.campaign(job["campaign_id"]) if job["kind"] == "campaign" else None
+        if job["kind"] == "campaign" and campaign is None:
+            return {"dropped": len(job["member_ids"])}
+        windows = campaign.quiet_hours if campaign and campaign.quiet_hours is not None else self.rules.quiet_hours
+        zone = campaign.time_zone if campaign else "Asia/Taipei"
+        until = quiet_until(now, windows, zone)
+        if until is not None:
+            return self._defer(job, until, now)
+        cap_max = campaign.frequency_cap.max if campaign else self.rules.cap_max
+        cap_days = campaign.frequency_cap.days if campaign else self.rules.cap_days
+        channels = campaign.channels if campaign else [job["channel"]]
+        members = self.members.many(job["member_ids"])
+        outcome: Counter[str] = Counter()
+        ready: list[tuple[Member, SendRecord, str]] = []
+        fallback: list[str] = []
+        for member_id in job["member_ids"]:
+            member = members.get(member_id)
+            record = SendRecord(job["campaign_id"], job["run_id"], member_id, job["channel"], "skipped",
+                                job["kind"], job_id=job["job_id"])
+            choice = choose_channel(member, channels, member.opted_out) if member else None
+            reason = None
+            if member is None or choice is None or choice.channel is None:
+                reason = (choice.reason if choice else None) or "member_gone"
+            elif choice.channel != job["channel"]:
+                fallback.append(member_id)
+                continue
+            elif self.store.recent_sends(member.member_id, (now - timedelta(days=cap_days)).isoformat()) >= cap_max:
+                reason = "frequency_cap"
+            if reason:
+                record.reason = reason
+                self.store.note_skip(record)
+                outcome[f"skipped_{reason}"] += 1
+                continue
+            claimed = SendRecord(job["campaign_id"], job["run_id"], member.member_id, job["channel"], "sending",
+                                 job["kind"], job_id=job["job_id"], sent_at=now.isoformat())
+            if not self.store.claim(claimed):
+                outcome["skipped_duplicate"] += 1
+                continue
+            text = job.get("text") or self._personal_text(campaign, job, member)
+            ready.append((member, claimed, text))
+        if fallback:
+            self.jobs.enqueue([self._job(job["campaign_id"], job["run_id"], "sms", [m], None, job["kind"])
+                               | {"trigger": job.get("trigger")} for m in fallback])
+            outcome["fallback_sms"] += len(fallback)
+        if job["channel"] == "line":
+            self._send_line(job, ready, outcome)
+        else:
+            self._send_sms(ready, outcome)
+        return dict(outcome)
+
+    def _personal_text(self, campaign: Campaign | None, job: dict[str, Any], member: Member) -> str:
+        if campaign is not None:
+            return self._text(campaign, member)
+        binding = member.binding or {}
+        if job.get("trigger") == "staff_welcome":
+            staff = self.names.staff_name(binding.get("staff_id")) or "您的專屬服務人員"
+            return f"您好，我是{staff}，很高興成為您的專屬服務人員！有任何需要都可以直接在這裡找我。"
+        return (f"歡迎加入{self.rules.brand}會員！下次消費輸入優惠碼 {self.rules.welcome_coupon} 即可折抵，"
+                "回覆 STOP 取消訂閱。")
+
+    def _send_line(self, job: dict[str, Any], ready: list[tuple[Member, SendRecord, str]],
+                   outcome: Counter[str]) -> None:
+        if not ready:
+            return
+        retry_key = str(uuid.UUID(hashlib.md5(job["job_id"].encode(), usedforsecurity=False).hexdigest()))
+        users = [str(m.line.get("user_id") or next(
+            (i.value for i in m.identifiers if i.kind.value == "line_user_id"), "")) for m, _, _ in ready]
+        texts = {text for _, _, text in ready}
+        try:
+            if len(ready) > 1 and len(texts) == 1:
+                self.line().multicast(users, [ready[0][2]], retry_key)
+                message_ids = [retry_key] * len(ready)
+            else:
+                message_ids = [self.line().push(user, [text], retry_key if len(ready) == 1 else str(uuid.uuid5(
+                    uuid.NAMESPACE_URL, f"{job['job_id']}/{member.member_id}"))) or retry_key
+                    for user, (member, _, text) in zip(users, ready, strict=True)]
+        except LineRejected:
+            for _, record, _ in ready:
+                record.status, record.reason = "failed", "line_rejected"
+                self.store.settle(record)
+            outcome["failed"] += len(ready)
+            return
+        for (_, record, _), message_id in zip(ready, message_ids, strict=True):
+            record.status, record.provider_message_id = "sent", message_id
+            self.store.settle(record)
+        outcome["sent"] += len(ready)
+
+    def _send_sms(self, ready: list[tuple[Member, SendRecord, str]], outcome: Counter[str]) -> None:
+        from omo2c.campaigns.rules import phone_of
+
+        for member, record, text in ready:
+            phone = phone_of(member)
+            if phone is None:
+                record.status, record.reason = "failed", "no_phone"
+                self.store.settle(record)
+                outcome["failed"] += 1
+                continue
+            record.provider_message_id = self.sms().send(phone, f"【{self.rules.brand}】{text}")
+            record.status = "sent"
+            self.store.settle(record)
+            outcome["sent"] += 1
+
+    def _defer(self, job: dict[str, Any], until: datetime, now: datetime) -> dict[str, int]:
+        delay = max(1, min(MAX_DELAY_SECONDS, int((until - now).total_seconds())))
+        self.jobs.enqueue([{**job, "not_before": until.isoformat()}], delay_seconds=delay)
+        return {"deferred": len(job["member_ids"])}
+
+    # ------------------------------------------------------------------ triggers and conversions
+    def on_event(self, detail_type: str, detail: dict[str, Any]) -> str:
+        member_id = detail.get("member_id")
+        if not member_id:
+            return "ignored"
+        if detail_type == "member.created":
+            if detail.get("channel") == "pos" and (detail.get("consent") or {}).get("sms") is True:
+                self.jobs.enqueue([self._trigger_job("welcome_sms", "once", "sms", member_id)])
+                return "welcome sms queued"
+            return "no welcome"
+        if detail_type == "member.bound" and detail.get("staff_id"):
+            self.jobs.enqueue([self._trigger_job("staff_welcome", str(detail["staff_id"]), "line", member_id)])
+            return "staff welcome queued"
+        if detail_type == "order.recorded" and detail.get("event_type") == "order.created":
+            return self._convert(detail)
+        return "ignored"
+
+    def _trigger_job(self, trigger: str, run_id: str, channel: str, member_id: str) -> dict[str, Any]:
+        return self._job(TRIGGERS[trigger], run_id, channel, [member_id], None, "trigger") | {"trigger": trigger}
+
+    def _convert(self, detail: dict[str, Any]) -> str:
+        """Last touch: the latest campaign send within its conversion window before the order."""
+        placed = datetime.fromtimestamp(int(detail.get("placed_at") or 0) / 1000, tz=UTC)
+        sends = self.store.sends_before(str(detail["member_id"]), (placed - timedelta(days=90)).isoformat(),
+                                        placed.isoformat())
+        for send in sends:
+            if send.kind != "campaign" or send.status != "sent" or not send.sent_at:
+                continue
+            campaign = self.store.campaign(send.campaign_id)
+            if campaign is None or placed - datetime.fromisoformat(send.sent_at) > timedelta(
+                    days=campaign.conversion_days):
+                continue
+            added = self.store.add_conversion(send.campaign_id, send.run_id, send.member_id, str(detail["source"]),
+                                              str(detail["order_id"]), Decimal(str(detail.get("net_kept", "0"))),
+                                              str(detail.get("currency", "TWD")), placed.isoformat())
+            return "conversion counted" if added else "conversion already counted"
+        return "no campaign touch"
+
+    # ------------------------------------------------------------------ reporting
+    def report(self, campaign_id: str) -> dict[str, Any]:
+        self.get(campaign_id)
+        runs = []
+        for run in sorted(self.store.runs(campaign_id), key=lambda r: r["started_at"]):
+            sends, conversions = self.store.run_rows(campaign_id, run["run_id"])
+            statuses = Counter(s.status for s in sends)
+            skipped = Counter(run["skipped"])
+            skipped.update(s.reason or "unknown" for s in sends if s.status == "skipped")
+            runs.append({
+                "run_id": run["run_id"], "started_at": run["started_at"], "trigger": run["trigger"],
+                "selected": run["selected"], "sent": statuses["sent"], "sending": statuses["sending"],
+                "failed": statuses["failed"], "skipped": dict(skipped),
+                "sent_by_channel": dict(Counter(s.channel for s in sends if s.status == "sent")),
+                "conversions": len(conversions),
+                "revenue": str(sum((c["revenue"] for c in conversions), Decimal(0))),
+            })
+        return {"campaign_id": campaign_id, "runs": runs}
+

@@ -1,0 +1,168 @@
+"""Campaigns against moto: plan through the activity index, send under the rules, report."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from omo2c import services
+from omo2c.canonical import CanonicalEvent
+from omo2c.identity import Identifier, IdentifierKind
+from tests.support.aws import http_event, load_handler, sqs_event
+from tests.support.events import pos_order
+from tests.support.fakes import FakeMessenger, FakeSms
+
+ADMIN = {"Authorization": "Bearer test-admin-token", "Content-Type": "application/json"}
+LAPSED_AT = (datetime.now(tz=UTC) - timedelta(days=70)).isoformat()
+
+
+def make_member(n: int, *, line: bool, sms: bool, opted_out: bool = False, recent: bool = False) -> str:
+    phone = f"0955{600000 + n:06d}"
+    raw = pos_order(f"c-{n}", phone=phone, order_id=f"C{n}", total=500,
+                    occurred_at=datetime.now(tz=UTC).isoformat() if recent else LAPSED_AT, name=f"客人{n}")
+    raw["customer"]["consent"] = {"sms": sms}
+    outcome = services.resolver().record(CanonicalEvent.model_validate({**raw, "source": "pos"}))
+    contacts = services.member_contacts()
+    member = contacts.member(outcome.member_id)
+    contacts.bind(member, "S001", "ST01", "qr", "test", datetime.now(tz=UTC))
+    if line:
+        contacts.set_line(contacts.member(outcome.member_id), "U" + f"{n:032x}", True, datetime.now(tz=UTC))
+    if opted_out:
+        contacts.set_opt_out(contacts.member(outcome.member_id), True)
+    return outcome.member_id
+
+
+@pytest.fixture
+def notify(aws, lambda_context, monkeypatch):
+    line, sms = FakeMessenger(), FakeSms()
+    real = services.campaign_service.__wrapped__
+
+    def with_fakes():
+        return replace_service(real(), line, sms)
+
+    monkeypatch.setattr(services, "campaign_service", with_fakes)
+    services.staff_directory().put_store("ST01", "信義店", None)
+    services.staff_directory().put_staff("S001", "王小明", "ST01", "active")
+    api = load_handler("CampaignsApiFunction")
+    sender = load_handler("SendWorkerFunction")
+    triggers = load_handler("NotifyEventsFunction")
+
+    class Notify:
+        def __init__(self):
+            self.line, self.sms = line, sms
+
+        def call(self, method, path, route, params=None, body=None):
+            event = http_event(method, path, route=route, headers=ADMIN, path_params=params,
+                               body=json.dumps(body) if body is not None else "")
+            response = api.lambda_handler(event, lambda_context)
+            return response["statusCode"], json.loads(response["body"])
+
+        def drain(self) -> int:
+            handled = 0
+            while True:
+                got = aws["sqs"].receive_message(QueueUrl=aws["send_url"], MaxNumberOfMessages=10)
+                messages = got.get("Messages", [])
+                if not messages:
+                    return handled
+                result = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+                assert result == {"batchItemFailures": []}
+                for m in messages:
+                    aws["sqs"].delete_message(QueueUrl=aws["send_url"], ReceiptHandle=m["ReceiptHandle"])
+                handled += len(messages)
+
+        def event(self, detail_type, detail):
+            body = json.dumps({"detail-type": detail_type, "source": "omo2c.ingest", "detail": detail})
+            assert triggers.lambda_handler(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+
+    return Notify()
+
+
+def replace_service(service, line, sms):
+    service.line, service.sms = (lambda: line), (lambda: sms)
+    return service
+
+
+CAMPAIGN = {"name": "60 天未購回流", "segment": {"days_since_last_order": {"min": 60}},
+            "message": "{name} 您好，我是{staff_name}，好久不見！", "channels": ["line", "sms"],
+            "schedule": "cron(0 11 * * ? *)", "quiet_hours": [], "conversion_days": 7}
+
+
+def test_lapsed_members_get_line_or_sms_and_the_opted_out_get_nothing(notify):
+    line_member = make_member(1, line=True, sms=False)
+    make_member(2, line=False, sms=True)
+    make_member(3, line=True, sms=True, opted_out=True)
+    make_member(4, line=True, sms=True, recent=True)
+    status, campaign = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN)
+    assert status == 201
+    cid = campaign["campaign_id"]
+    status, preview = notify.call("POST", f"/campaigns/{cid}/run", "/campaigns/{campaign_id}/run",
+                                  {"campaign_id": cid}, {"dry_run": True})
+    assert status == 200 and preview["members_per_channel"] == {"line": 1, "sms": 1}
+    assert preview["skipped"] == {"opted_out": 1} and len(preview["samples"]) == 2
+    assert notify.drain() == 0, "a dry run sends nothing"
+
+    status, run = notify.call("POST", f"/campaigns/{cid}/run", "/campaigns/{campaign_id}/run", {"campaign_id": cid},
+                              {})
+    assert status == 202 and run["selected"] == 3 and run["items_read"] <= 4
+    notify.drain()
+    assert [texts[0] for _, texts, _ in notify.line.pushes] == ["客人1 您好，我是王小明，好久不見！"]
+    assert [(phone, text) for phone, text in notify.sms.sent] == [
+        ("+886955600002", "【Brand】客人2 您好，我是王小明，好久不見！")]
+
+    now = datetime.now(tz=UTC)
+    notify.event("order.recorded", {"member_id": line_member, "event_type": "order.created", "source": "ec",
+                                    "order_id": "CONV-1", "net_kept": "880", "currency": "TWD",
+                                    "placed_at": int(now.timestamp() * 1000)})
+    status, report = notify.call("GET", f"/campaigns/{cid}/report", "/campaigns/{campaign_id}/report",
+                                 {"campaign_id": cid})
+    (only,) = report["runs"]
+    assert only["sent"] == 2 and only["sent_by_channel"] == {"line": 1, "sms": 1}
+    assert only["skipped"] == {"opted_out": 1} and only["conversions"] == 1 and only["revenue"] == "880"
+
+
+def test_identical_content_is_one_multicast_and_reruns_respect_the_frequency_cap(notify):
+    for n in range(10, 15):
+        make_member(n, line=True, sms=False)
+    _, campaign = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN | {
+        "message": "好久不見，本週熟成紅茶 8 折！", "frequency_cap": {"max": 1, "days": 7}})
+    cid = campaign["campaign_id"]
+    notify.call("POST", f"/campaigns/{cid}/run", "/campaigns/{campaign_id}/run", {"campaign_id": cid}, {})
+    notify.drain()
+    assert len(notify.line.multicasts) == 1 and len(notify.line.multicasts[0][0]) == 5
+    notify.call("POST", f"/campaigns/{cid}/run", "/campaigns/{campaign_id}/run", {"campaign_id": cid}, {})
+    notify.drain()
+    assert len(notify.line.multicasts) == 1
+    _, report = notify.call("GET", f"/campaigns/{cid}/report", "/campaigns/{campaign_id}/report",
+                            {"campaign_id": cid})
+    assert [r["skipped"].get("frequency_cap", 0) for r in report["runs"]] == [0, 5]
+
+
+def test_triggered_welcome_sms_once_and_staff_welcome_on_line(notify):
+    member_id = make_member(20, line=True, sms=True, recent=True)
+    for _ in range(2):
+        notify.event("member.created", {"member_id": member_id, "channel": "pos", "consent": {"sms": True}})
+    notify.event("member.bound", {"member_id": member_id, "staff_id": "S001", "staff_name": "王小明"})
+    notify.drain()
+    assert len(notify.sms.sent) == 1 and "WELCOME100" in notify.sms.sent[0][1]
+    assert notify.line.pushes and "王小明" in notify.line.pushes[0][1][0]
+
+
+def test_quiet_hours_defer_through_the_queue(notify, aws):
+    make_member(30, line=True, sms=False)
+    service = services.campaign_service()
+    _, campaign = notify.call("POST", "/campaigns", "/campaigns",
+                              body=CAMPAIGN | {"quiet_hours": [["00:00", "23:59"]]})
+    service.run(campaign["campaign_id"])
+    notify.drain()
+    assert notify.line.pushes == []
+    attrs = aws["sqs"].get_queue_attributes(QueueUrl=aws["send_url"],
+                                            AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    assert int(attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"]) == 1
+
+
+def test_bad_requests(notify):
+    assert notify.call("POST", "/campaigns", "/campaigns", body={**CAMPAIGN, "channels": ["fax"]})[0] == 422
+    assert notify.call("GET", "/campaigns/nope", "/campaigns/{campaign_id}", {"campaign_id": "nope"})[0] == 404
+    assert services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955600099")) is None

@@ -1,0 +1,90 @@
+"""Campaign rules without AWS: segments, rendering, consent and channel, quiet hours, validation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+
+from omo2c.campaigns.model import CampaignIn, Segment
+from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render
+from omo2c.identity import Identifier, IdentifierKind
+from omo2c.members import NO_ORDER_DAY, Member, Rfm
+
+NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 11:00 in Taipei
+WINDOWS = [("21:00", "09:00"), ("12:30", "13:30")]
+
+
+def member(days_ago: int | None = 70, orders: int = 3, **changes) -> Member:
+    last = int((NOW - timedelta(days=days_ago)).timestamp() * 1000) if days_ago is not None else None
+    base = Member(member_id="m1", created_at=0,
+                  identifiers=[Identifier(IdentifierKind.PHONE, "+886955000111"),
+                               Identifier(IdentifierKind.LINE_USER, "U" + "c" * 32)],
+                  rfm=Rfm(last - 200 * 86_400_000 if last else None, last, orders if last else 0,
+                          Decimal(3000) if last else Decimal(0)),
+                  line={"user_id": "U" + "c" * 32, "followed": True, "reachable": True},
+                  consent={"sms": True}, binding={"staff_id": "S001", "store_id": "ST01"})
+    for key, value in changes.items():
+        setattr(base, key, value)
+    return base
+
+
+def test_no_purchase_for_60_days_is_one_index_range_and_matches_the_lapsed_member():
+    segment = Segment(days_since_last_order={"min": 60})
+    assert day_ranges(segment, NOW) == [("0001-01-01", "2026-09-25")]
+    assert matches(member(70), segment, NOW) and not matches(member(30), segment, NOW)
+
+
+def test_prospects_are_their_own_range():
+    assert (NO_ORDER_DAY, NO_ORDER_DAY) in day_ranges(Segment(napl=["prospect"]), NOW)
+    assert (NO_ORDER_DAY, NO_ORDER_DAY) not in day_ranges(Segment(days_since_last_order={"min": 1}), NOW)
+
+
+def test_other_filters():
+    assert not matches(member(), Segment(bound=False), NOW)
+    assert matches(member(), Segment(store_ids=["ST01"], order_count={"min": 2}, net_spent={"max": 5000}), NOW)
+    assert not matches(member(), Segment(tags=["vip"]), NOW)
+
+
+def test_render_fills_names_and_blanks_what_is_unknown():
+    text = render("{name} 您好，{staff_name}（{store_name}）為您準備了 {coupon}", name="小美", staff_name="王小明",
+                  store_name=None, coupon="TEA50")
+    assert text == "小美 您好，王小明（）為您準備了 TEA50"
+
+
+def test_consent_first_then_line_then_sms():
+    assert choose_channel(member(), ["line", "sms"], opted_out=False).channel == "line"
+    unfollowed = member(line={"user_id": "U" + "c" * 32, "followed": False})
+    assert choose_channel(unfollowed, ["line", "sms"], opted_out=False).channel == "sms"
+    assert choose_channel(unfollowed, ["line"], opted_out=False).reason == "line_unreachable"
+    no_sms = member(line={}, consent={"sms": False})
+    assert choose_channel(no_sms, ["line", "sms"], opted_out=False).reason == "no_sms_consent"
+    assert choose_channel(member(), ["line", "sms"], opted_out=True).reason == "opted_out"
+
+
+@pytest.mark.parametrize(("taipei", "allowed_at"), [
+    ("11:00", None), ("12:45", "13:30"), ("22:15", "09:00"), ("02:00", "09:00"), ("08:59", "09:00"), ("09:00", None),
+])
+def test_quiet_hours_defer_to_the_end_of_the_window(taipei, allowed_at):
+    hour, minute = map(int, taipei.split(":"))
+    moment = datetime(2026, 11, 24, hour, minute, tzinfo=UTC) - timedelta(hours=8)
+    until = quiet_until(moment, WINDOWS, "Asia/Taipei")
+    if allowed_at is None:
+        assert until is None
+    else:
+        local = until.astimezone(ZoneInfo("Asia/Taipei"))
+        assert local.strftime("%H:%M") == allowed_at and until > moment
+
+
+def test_campaign_validation_names_the_problem():
+    good = {"name": "回流", "segment": {"days_since_last_order": {"min": 60}}, "message": "{name} 好久不見",
+            "channels": ["line", "sms"], "schedule": "cron(0 11 * * ? *)"}
+    assert CampaignIn.model_validate(good).frequency_cap.max == 2
+    for bad in ({"message": "{nickname}"}, {"channels": []}, {"channels": ["fax"]}, {"schedule": "every day"},
+                {"time_zone": "Mars/Olympus"}, {"quiet_hours": [["25:00", "09:00"]]},
+                {"segment": {"days_since_last_order": {"min": 9, "max": 1}}}):
+        with pytest.raises(ValidationError):
+            CampaignIn.model_validate(good | bad)
