@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import services
+from omo2c.errors import NotFound
 from omo2c.observability import logger, metrics
 
 
@@ -12,7 +13,11 @@ from omo2c.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     campaign_id = str(event.get("campaign_id", ""))
-    result = services.campaign_service().run(campaign_id, trigger="schedule")
+    try:
+        result = services.campaign_service().run(campaign_id, trigger="schedule")
+    except NotFound:
+        logger.warning("schedule names no campaign", extra={"campaign_id": campaign_id[:64]})
+        return {"campaign_id": campaign_id[:64], "skipped": "no such campaign"}
     metrics.add_metric(name="CampaignMembersSelected", unit="Count", value=result["selected"])
     logger.info("campaign planned", extra={"campaign_id": campaign_id, "jobs": result.get("jobs")})
     return result
