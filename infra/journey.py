@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,22 +109,69 @@ class Journey:
         self.admin_send("PUT", "/staff/S001", {"name": "王小明", "store_id": "ST01"})
         link = self.admin_send("GET", "/staff/S001/qr")
         self.say(f"2. Staff S001's QR code opens {link['url'][:60]}…")
-        user_id = "U" + uuid.uuid4().hex
-        self.line(user_id, kind="follow")
-        self.line(user_id, link["message"])
-        self.say(f"   customer scanned it in LINE; reply: {self.last_reply(user_id)}")
-        self.line(user_id, phone)
-        self.say(f"3. customer typed their phone; reply: {self.last_reply(user_id)}")
-        sms = self.wait_for("the one-time code SMS", lambda: [
-            m for m in self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["sms"]
-            if m["phone_number"].endswith(phone[-3:])])
-        code = re.search(r"\d{6}", sms[-1]["message"]).group(0)
-        self.line(user_id, code)
-        self.say(f"   customer entered the code; reply: {self.last_reply(user_id)}")
-        member = self.admin_get("/members", line_user_id=user_id).json()
+        member = self.connect_line(phone, link["message"], say=self.say)
         self.say(f"   one member now: {member['member_id']} with {member['orders']['count']} POS order(s), "
                  f"bound to {member['binding']['staff_id']}")
         return member
+
+    def connect_line(self, phone: str, qr_message: str, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """A customer follows, scans the staff QR code and proves their phone with the SMS code."""
+        quiet: Callable[[str], None] = say or (lambda _: None)
+        user_id = "U" + uuid.uuid4().hex
+        self.line(user_id, kind="follow")
+        self.line(user_id, qr_message)
+        quiet(f"   customer scanned it in LINE; reply: {self.last_reply(user_id)}")
+        self.line(user_id, phone)
+        quiet(f"3. customer typed their phone; reply: {self.last_reply(user_id)}")
+        digits = re.sub(r"\D", "", phone)[-9:]
+        sms = self.wait_for("the one-time code SMS", lambda: [
+            m for m in self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["sms"]
+            if m["phone_number"].endswith(digits) and "驗證碼" in m["message"]])
+        code = re.search(r"\d{6}", sms[-1]["message"]).group(0)
+        self.line(user_id, code)
+        quiet(f"   customer entered the code; reply: {self.last_reply(user_id)}")
+        return self.admin_get("/members", line_user_id=user_id).json()
+
+    def step_campaign(self) -> dict[str, Any]:
+        """Lapsed customers hear from their staff member: LINE where they follow, SMS where they consented."""
+        seventy_days_ago = (datetime.now(tz=UTC) - timedelta(days=70)).isoformat()
+        customers = {"lin": ("0910-222-333", "林先生"), "chen": ("0920-333-444", "陳小姐"),
+                     "wu": ("0930-444-555", "吳太太")}
+        for key, (phone, name) in customers.items():
+            event = json.loads((EVENTS / "canonical" / "pos-order-created.json").read_text())
+            event.update(event_id=f"journey-lapsed-{key}-{uuid.uuid4().hex[:6]}", occurred_at=seventy_days_ago)
+            event["customer"] = {"phone": phone, "name": name, "consent": {"sms": key == "chen"}}
+            event["order"]["order_id"] = f"ST01-{key}-{uuid.uuid4().hex[:4]}"
+            if self.post_signed("pos", event).status_code != 202:
+                raise JourneyFailed("lapsed POS order refused")
+        link = self.admin_send("GET", "/staff/S001/qr")
+        lin = self.connect_line(customers["lin"][0], link["message"])
+        wu = self.connect_line(customers["wu"][0], link["message"])
+        wu_user = next(i["value"] for i in wu["identities"] if i["kind"] == "line_user_id")
+        self.line(wu_user, "取消訂閱")
+        campaign = self.admin_send("POST", "/campaigns", {
+            "name": "60 天未購回流", "segment": {"days_since_last_order": {"min": 60}},
+            "message": "{name} 您好，我是{staff_name}，好久不見！本週來店出示此訊息享 9 折。",
+            "channels": ["line", "sms"], "schedule": "cron(0 11 * * ? *)", "quiet_hours": [],
+            "conversion_days": 7})
+        preview = self.admin_send("POST", f"/campaigns/{campaign['campaign_id']}/run", {"dry_run": True})
+        self.say(f"5. campaign '60 天未購回流' preview: {preview['members_per_channel']} "
+                 f"skipped {preview['skipped']}, SMS cost ≈ US${preview['estimated_sms_cost_usd']}")
+        self.admin_send("POST", f"/campaigns/{campaign['campaign_id']}/run", {})
+        lin_user = next(i["value"] for i in lin["identities"] if i["kind"] == "line_user_id")
+
+        def delivered() -> dict[str, Any] | None:
+            outbox = self.http.get(f"{self.base}/_local/outbox", timeout=10).json()
+            line = [c for c in outbox["line"] if c["endpoint"] in ("push", "multicast")
+                    and "好久不見" in c["messages"][0]["text"]]
+            sms = [m for m in outbox["sms"] if "好久不見" in m["message"]]
+            return {"line": line, "sms": sms} if line and sms else None
+
+        sent = self.wait_for("the campaign messages", delivered)
+        self.say(f"   LINE to {lin['name']}: {sent['line'][0]['messages'][0]['text']}")
+        self.say(f"   SMS to {sent['sms'][0]['phone_number'][:-3]}***: {sent['sms'][0]['message']}")
+        self.say("   吳太太 opted out in LINE and got nothing")
+        return {"campaign": campaign, "sent": sent, "lin_user": lin_user, "opted_out_user": wu_user}
 
     def step_online_order(self, email: str, phone: str) -> dict[str, Any]:
         order = json.loads((EVENTS / "shopify" / "orders-create.json").read_text())
@@ -167,5 +214,6 @@ def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) ->
     phone = "0933-128-765"
     member = journey.step_line_binding(phone)
     statement = journey.step_online_order("mei.lin@example.com", phone)
+    campaign = journey.step_campaign()
     say("Journey done.")
-    return {"pos_member": pos_member, "member": member, "statement": statement}
+    return {"pos_member": pos_member, "member": member, "statement": statement, "campaign": campaign}

@@ -20,4 +20,9 @@ def test_the_journey_from_counter_to_line_to_web_shop(local_stack):
     kinds = [(line["source"], line["kind"], line["rule"]) for line in statement["lines"]]
     assert ("pos", "sale", "pos_checkout_staff") in kinds
     assert ("shopify", "sale", "active_binding") in kinds and ("shopify", "refund", "active_binding") in kinds
+    sent = result["campaign"]["sent"]
+    line_to = {c["to"] if isinstance(c["to"], str) else tuple(c["to"]): c["messages"][0]["text"] for c in sent["line"]}
+    assert "王小明" in line_to[result["campaign"]["lin_user"]]
+    assert result["campaign"]["opted_out_user"] not in line_to
+    assert len(sent["sms"]) == 1 and sent["sms"][0]["phone_number"] == "+886920333444"
     assert lines[-1] == "Journey done."

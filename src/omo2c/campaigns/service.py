@@ -103,7 +103,7 @@ class CampaignService:
     def _text(self, campaign: Campaign, member: Member) -> str:
         binding = member.binding or {}
         return render(campaign.message, name=member.profile_value("name"),
-                      staff_name=self.names.staff_name(binding.get("staff_id")),
+                      staff_name=self.names.staff_name(binding.get("staff_id")) or self.rules.brand,
                       store_name=self.names.store_name(binding.get("store_id")), coupon=campaign.coupon)
 
     def run(self, campaign_id: str, dry_run: bool = False, trigger: str = "manual") -> dict[str, Any]:
