@@ -14,8 +14,13 @@ import botocore.client
 
 @dataclass
 class Calls:
+    """Requests per (service, operation), items read, and DynamoDB capacity units estimated from
+    the items each request touches (items under 1 KB written, under 4 KB read, as ours are)."""
+
     requests: Counter = field(default_factory=Counter)
     items_read: int = 0
+    write_units: int = 0
+    read_units: float = 0.0
 
     def total(self, service: str | None = None) -> int:
         return sum(n for (svc, _), n in self.requests.items() if service is None or svc == service)
@@ -23,6 +28,8 @@ class Calls:
     def clear(self) -> None:
         self.requests.clear()
         self.items_read = 0
+        self.write_units = 0
+        self.read_units = 0.0
 
 
 @contextmanager
@@ -33,12 +40,25 @@ def counting() -> Iterator[Calls]:
     def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
         calls.requests[(client.meta.service_model.service_name, operation)] += 1
         response = original(client, operation, params)
+        consistent = 1.0 if params.get("ConsistentRead") else 0.5
         if operation in ("Query", "Scan"):
-            calls.items_read += int(response.get("ScannedCount", response.get("Count", 0)))
+            read = int(response.get("ScannedCount", response.get("Count", 0)))
+            calls.items_read += read
+            calls.read_units += max(1, read) * 0.5
         elif operation == "GetItem":
             calls.items_read += 1 if response.get("Item") else 0
+            calls.read_units += consistent
         elif operation == "BatchGetItem":
-            calls.items_read += sum(len(v) for v in response.get("Responses", {}).values())
+            read = sum(len(v) for v in response.get("Responses", {}).values())
+            calls.items_read += read
+            strong = any(t.get("ConsistentRead") for t in params.get("RequestItems", {}).values())
+            calls.read_units += max(1, read) * (1.0 if strong else 0.5)
+        elif operation == "TransactWriteItems":
+            calls.write_units += 2 * len(params.get("TransactItems", []))
+        elif operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            calls.write_units += 1
+        elif operation == "BatchWriteItem":
+            calls.write_units += sum(len(v) for v in params.get("RequestItems", {}).values())
         return response
 
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counted):

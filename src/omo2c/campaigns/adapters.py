@@ -51,9 +51,9 @@ class CampaignSchedules:
 
 class MemberSource:
     def select(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]:
-        from omo2c.storage.members import members_by_last_order_day
+        from omo2c import services
 
-        return members_by_last_order_day(ranges, ACTIVITY_SHARDS)
+        return services.member_store().by_last_order_day(ranges, ACTIVITY_SHARDS)
 
     def many(self, member_ids: list[str]) -> dict[str, Member]:
         """Each requested id to its live member (merged ids lead to the survivor)."""

@@ -228,6 +228,18 @@ class DynamoMemberStore:
             current = member.merged_into
         return None
 
+    def by_last_order_day(self, ranges: list[tuple[str, str]], shards: int) -> tuple[list[Member], int]:
+        """Members whose last order day falls in the ranges, through the activity index; items read."""
+        members: list[Member] = []
+        read = 0
+        for shard in range(shards):
+            for low, high in ranges:
+                condition = MemberItem.last_order_day.between(low, high)
+                for item in MemberItem.by_last_order_day.query(f"A{shard}", condition):
+                    read += 1
+                    members.append(member_from_item(item))
+        return members, read
+
     def find_by_identifier(self, identifier: Identifier) -> Member | None:
         try:
             item = IdentityItem.get(*identity_key(identifier), consistent_read=True)
@@ -463,16 +475,3 @@ class DynamoMemberStore:
         record.status = "unmerged"
         return record, restored
 
-
-def members_by_last_order_day(ranges: list[tuple[str, str]], shards: int) -> tuple[list[Member], int]:
-    """Members whose last order day falls in the ranges, through the activity index; items read."""
-    from omo2c.members import ACTIVITY_SHARDS
-
-    members: list[Member] = []
-    read = 0
-    for shard in range(shards or ACTIVITY_SHARDS):
-        for low, high in ranges:
-            for item in MemberItem.by_last_order_day.query(f"A{shard}", MemberItem.last_order_day.between(low, high)):
-                read += 1
-                members.append(member_from_item(item))
-    return members, read
