@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["cold_start", "ddb_requests"]
+BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_model"]
 
 
 def main(argv: list[str]) -> int:

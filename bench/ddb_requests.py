@@ -40,7 +40,47 @@ def measure() -> dict[str, float]:
             calls.clear()
             resolver.record(_order("late", "L1", 1, phone="0955100200"))
             results["ddb_requests.order_out_of_order"] = calls.total("dynamodb")
+            calls.clear()
+            resolver.record(_order("k2", "K2", 5, phone="0955-100-200"))
+            results["ddb_wcu.order_known_member"] = calls.write_units
+            results["ddb_rcu.order_known_member"] = calls.read_units
+        results.update(_attribution())
+        results.update(_line_binding())
         return results
+
+
+def _attribution() -> dict[str, float]:
+    from omo2c import services
+
+    detail = {"source": "pos", "order_id": "A-1", "channel": "pos", "status": "open", "version": "00000001",
+              "event_type": "order.created", "member_id": "", "store_id": "ST01", "staff_id": "S001",
+              "referral_code": None, "placed_at": 1795327500000, "net_kept": "1280", "currency": "TWD", "items": []}
+    service = services.commission_service()
+    with counting() as calls:
+        service.record(detail)
+    return {"ddb_requests.attribution": calls.total("dynamodb"), "ddb_wcu.attribution": calls.write_units,
+            "ddb_rcu.attribution": calls.read_units}
+
+
+def _line_binding() -> dict[str, float]:
+    import dataclasses
+
+    from omo2c import services
+    from omo2c.binding import prefilled_message
+    from tests.support.events import line_event
+    from tests.support.fakes import FakeMessenger, FakeSms
+
+    directory = services.staff_directory()
+    directory.put_store("ST01", "信義店", None)
+    staff, _ = directory.put_staff("S001", "王小明", "ST01", "active")
+    conversation = dataclasses.replace(services.line_conversation.__wrapped__(), messenger=FakeMessenger(),
+                                       sms=FakeSms(), publish=lambda events, source: None)
+    user = "U" + "d" * 32
+    conversation.handle(line_event("follow", user_id=user, event_id="bench-follow"))
+    with counting() as calls:
+        conversation.handle(line_event("message", user_id=user, event_id="bench-bind",
+                                       text=prefilled_message(staff.name, str(staff.code))))
+    return {"ddb_requests.line_binding": calls.total("dynamodb"), "ddb_wcu.line_binding": calls.write_units}
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ def moto_stack() -> Iterator[None]:
     env = {"AWS_DEFAULT_REGION": "ap-northeast-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "OMO_MEMBERS_TABLE": TABLES["MembersTable"], "OMO_LEDGER_TABLE": TABLES["LedgerTable"],
            "OMO_CAMPAIGNS_TABLE": TABLES["CampaignsTable"], "OMO_IDEMPOTENCY_TABLE": TABLES["IdempotencyTable"],
-           "OMO_EVENT_BUS": "bench-bus", "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "true"}
+           "OMO_EVENT_BUS": "bench-bus", "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_DISABLED": "true",
+           "LINE_CHANNEL_ACCESS_TOKEN": "bench", "LINE_CHANNEL_SECRET": "bench", "OMO_ADMIN_TOKEN": "bench"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
