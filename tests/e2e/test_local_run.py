@@ -6,7 +6,9 @@ import json
 import time
 
 import pytest
+import requests
 
+from infra.journey import Journey
 from infra.template import load
 from omo2c.signatures import omo_signature
 from tests.support.events import pos_order
@@ -63,3 +65,33 @@ def test_line_stand_in_records_what_line_bot_sdk_sends(local_stack):
                                           x_line_retry_key="6f5c1a54-0c43-4c4a-9c61-3a4f3e1f0001")
     calls = local_stack.get("/_local/outbox").json()["line"]
     assert any(c["endpoint"] == "push" and c["messages"][0]["text"] == "hi" for c in calls)
+
+
+def test_every_admin_route_in_the_template_refuses_a_request_without_the_token(local_stack):
+    protected = [route for route in load().routes if route.protected]
+    assert len(protected) >= 15
+    for route in protected:
+        path = route.path.replace("{", "").replace("}", "")
+        response = requests.request(route.method, f"{local_stack.url}{path}", timeout=10)
+        assert response.status_code == 401, route.key
+
+
+def test_line_outage_is_retried_through_the_queue_and_delivered_once(local_stack):
+    requests.post(f"{local_stack.url}/_local/line/_faults", json={"status": 429, "count": 2}, timeout=10)
+    requests.delete(f"{local_stack.url}/_local/outbox", timeout=10)
+    staff = {"name": "林店長", "store_id": None}
+    requests.put(f"{local_stack.url}/staff/S900", json=staff, headers=local_stack.admin, timeout=10)
+    link = requests.get(f"{local_stack.url}/staff/S900/qr", headers={**local_stack.admin, "Accept": "application/json"},
+                        timeout=10).json()
+    journey = Journey(local_stack.url, local_stack.admin_token, say=lambda _: None)
+    user = "U" + "9" * 32
+    journey.line(user, kind="follow")
+    journey.line(user, link["message"])
+
+    def welcomed():
+        calls = requests.get(f"{local_stack.url}/_local/outbox", timeout=10).json()["line"]
+        return [c for c in calls if c["endpoint"] == "push" and c["to"] == user]
+
+    pushes = local_stack.wait_for(welcomed, timeout=40)
+    time.sleep(2)
+    assert len(welcomed()) == 1 and "林店長" in pushes[0]["messages"][0]["text"]

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from omo2c import services
 from omo2c.canonical import CanonicalEvent
@@ -166,3 +167,24 @@ def test_bad_requests(notify):
     assert notify.call("POST", "/campaigns", "/campaigns", body={**CAMPAIGN, "channels": ["fax"]})[0] == 422
     assert notify.call("GET", "/campaigns/nope", "/campaigns/{campaign_id}", {"campaign_id": "nope"})[0] == 404
     assert services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955600099")) is None
+
+
+def test_provider_errors_are_retried_by_the_queue_and_never_send_twice(notify, aws, lambda_context):
+    from omo2c.line import LineUnavailable
+    from omo2c.sms import SmsFailed
+
+    make_member(40, line=True, sms=False)
+    make_member(41, line=False, sms=True)
+    _, campaign = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN)
+    services.campaign_service().run(campaign["campaign_id"])
+    notify.line.failures.append(LineUnavailable("LINE answered 500"))
+    notify.sms.failures.append(SmsFailed("Throttling"))
+    sender = load_handler("SendWorkerFunction")
+    messages = aws["sqs"].receive_message(QueueUrl=aws["send_url"], MaxNumberOfMessages=10)["Messages"]
+    with pytest.raises(BatchProcessingError):  # every record failed: Lambda retries the whole batch
+        sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+    retry = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+    assert retry == {"batchItemFailures": []}
+    again = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+    assert again == {"batchItemFailures": []}
+    assert len(notify.line.pushes) == 1 and len(notify.sms.sent) == 1
