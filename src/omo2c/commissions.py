@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omo2c.attribution import AttributionPolicy, CreditLookups, OrderFacts, decide_credit
-from omo2c.errors import InvalidEvent, NotFound
+from omo2c.errors import Conflict, InvalidEvent, NotFound
 from omo2c.ledger import Attribution, Entry, Rates, commission, next_entry, now_utc, statement
-from omo2c.resolution import Conflict
 
 MAX_ATTEMPTS = 8
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

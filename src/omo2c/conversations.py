@@ -16,12 +16,13 @@ from urllib.parse import parse_qs
 
 from omo2c.binding import BindingPolicy, ScanOutcome, code_in, decide_scan
 from omo2c.canonical import CanonicalEvent
+from omo2c.errors import Conflict
 from omo2c.identity import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize_phone
 from omo2c.line import LineMessenger, LineRejected, LineUnavailable
 from omo2c.members import Member
 from omo2c.otp import OtpPolicy, PendingCode, code_hash, looks_like_code, matches, new_code
 from omo2c.privacy import mask_phone
-from omo2c.resolution import Conflict, Resolver
+from omo2c.resolution import Resolver
 from omo2c.sms import SmsSender
 from omo2c.staff import Staff, StaffCode, Store, credited_staff
 

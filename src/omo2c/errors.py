@@ -52,3 +52,7 @@ def validation_details(exc: Exception) -> list[dict[str, object]]:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
         for e in errors(include_input=False, include_url=False)
     ]
+
+
+class Conflict(Exception):
+    """A concurrent writer changed something a write was based on: read again and retry."""

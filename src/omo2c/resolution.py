@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from omo2c.canonical import CanonicalEvent, EventType
+from omo2c.errors import Conflict
 from omo2c.identity import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize
 from omo2c.members import (
     Member,
@@ -34,10 +35,6 @@ from omo2c.members import (
 )
 
 MAX_ATTEMPTS = 12
-
-
-class Conflict(Exception):
-    """A concurrent writer changed something this plan was based on."""
 
 
 class ResolutionFailed(RuntimeError):

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from omo2c.identity import BlockList
-from omo2c.resolution import Policy, Resolver
 from omo2c.settings import get_settings
-from omo2c.storage.members import DynamoMemberStore
+
+if TYPE_CHECKING:
+    from omo2c.resolution import Policy, Resolver
+    from omo2c.storage.members import DynamoMemberStore
 
 
 @cache
 def member_store() -> DynamoMemberStore:
+    from omo2c.storage.members import DynamoMemberStore
+
     return DynamoMemberStore(get_settings())
 
 
 def resolution_policy() -> Policy:
     """The block list includes the stores' own phones, read from the store records."""
+    from omo2c.identity import BlockList
+    from omo2c.resolution import Policy
+
     settings = get_settings()
     blocklist = BlockList(settings.blocked_identifiers, settings.default_region)
     return Policy(blocklist=blocklist.with_phones(staff_directory().store_phones()),
@@ -26,6 +33,8 @@ def resolution_policy() -> Policy:
 
 @cache
 def resolver() -> Resolver:
+    from omo2c.resolution import Resolver
+
     return Resolver(member_store(), resolution_policy)
 
 

@@ -12,9 +12,8 @@ from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from omo2c.binding import BindingPolicy, prefilled_message
 from omo2c.canonical import Id
-from omo2c.errors import InvalidEvent, NotFound
+from omo2c.errors import Conflict, InvalidEvent, NotFound
 from omo2c.members import Member
-from omo2c.resolution import Conflict
 from omo2c.staff import Staff, Store
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]

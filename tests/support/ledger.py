@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from omo2c.errors import Conflict
 from omo2c.ledger import Attribution, Entry
-from omo2c.resolution import Conflict
 from omo2c.staff import Staff, StaffCode
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
+from omo2c.errors import Conflict
 from omo2c.identity import Identifier
 from omo2c.members import Member, OrderRecord
-from omo2c.resolution import Conflict, IdentityRecord, MergeRecord, Snapshot, WritePlan, unmerge_plan
+from omo2c.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan, unmerge_plan
 
 
 class MemoryMemberStore:

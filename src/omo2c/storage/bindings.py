@@ -14,9 +14,9 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from omo2c.errors import Conflict
 from omo2c.members import Member
 from omo2c.otp import PendingCode
-from omo2c.resolution import Conflict
 from omo2c.settings import Settings, get_settings
 from omo2c.storage.members import DynamoMemberStore, member_from_item, member_key
 from omo2c.storage.models import MemberItem, _MembersTable, configure

@@ -18,8 +18,8 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from omo2c.attribution import Credit, RuleTry
+from omo2c.errors import Conflict
 from omo2c.ledger import Attribution, Entry
-from omo2c.resolution import Conflict
 from omo2c.settings import Settings, get_settings
 from omo2c.storage.models import DecimalAttribute, configure
 

@@ -10,8 +10,8 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from omo2c.errors import Conflict
 from omo2c.identity import InvalidIdentifier, normalize_phone
-from omo2c.resolution import Conflict
 from omo2c.settings import Settings, get_settings
 from omo2c.staff import Staff, StaffCode, Store, new_code
 from omo2c.storage.models import _MembersTable, configure
