@@ -31,6 +31,17 @@ class JourneyFailed(RuntimeError):
     pass
 
 
+def poll(probe: Callable[[], Any], timeout: float, every: float = 0.2) -> Any:
+    """The first truthy answer of ``probe`` within ``timeout`` seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(every)
+    return None
+
+
 class Journey:
     def __init__(self, base_url: str, admin_token: str, say: Callable[[str], None] = print) -> None:
         self.base = base_url.rstrip("/")
@@ -50,13 +61,10 @@ class Journey:
         return self.http.get(f"{self.base}{path}", params=params, headers=self.admin, timeout=10)
 
     def wait_for(self, what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = probe()
-            if result:
-                return result
-            time.sleep(0.2)
-        raise JourneyFailed(f"timed out waiting for {what}")
+        result = poll(probe, timeout)
+        if not result:
+            raise JourneyFailed(f"timed out waiting for {what}")
+        return result
 
     def step_pos_sale(self) -> dict[str, Any]:
         event = json.loads((EVENTS / "canonical" / "pos-order-created.json").read_text())

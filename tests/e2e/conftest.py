@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from infra.journey import poll
 from infra.local import free_port
 from tests.support.log_scan import leaks
 
@@ -37,13 +37,9 @@ class LocalStack:
         return requests.post(f"{self.url}{path}", timeout=10, **kwargs)
 
     def wait_for(self, probe, timeout: float = 30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = probe()
-            if result:
-                return result
-            time.sleep(0.2)
-        raise AssertionError("timed out")
+        result = poll(probe, timeout)
+        assert result, "timed out"
+        return result
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,12 @@ plus one entry in ``ADAPTERS``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from omo2c.canonical import CanonicalEvent
+from omo2c.errors import MalformedBody
 
 
 class SourceAdapter(Protocol):
@@ -16,6 +18,17 @@ class SourceAdapter(Protocol):
                window_seconds: int) -> bool: ...
 
     def parse(self, source: str, headers: Mapping[str, str], body: bytes) -> list[CanonicalEvent]: ...
+
+
+def json_object(body: bytes, expected: str = "a JSON object") -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what was expected."""
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedBody("body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedBody(f"body must be {expected}")
+    return payload
 
 
 def adapter_for(kind: str) -> SourceAdapter:

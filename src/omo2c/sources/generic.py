@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
 from omo2c.canonical import CanonicalEvent, parse_delivery
-from omo2c.errors import InvalidEvent, MalformedBody, validation_details
+from omo2c.errors import InvalidEvent, validation_details
 from omo2c.signatures import verify_omo
+from omo2c.sources import json_object
 
 
 class GenericAdapter:
@@ -19,12 +19,7 @@ class GenericAdapter:
                           window_seconds)
 
     def parse(self, source: str, headers: Mapping[str, str], body: bytes) -> list[CanonicalEvent]:
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedBody("body is not valid JSON") from exc
-        if not isinstance(payload, dict):
-            raise MalformedBody("body must be a JSON object: one event or {\"events\": [...]}")
+        payload = json_object(body, "a JSON object: one event or {\"events\": [...]}")
         try:
             events = parse_delivery(payload)
         except ValidationError as exc:

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -25,8 +24,9 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import ValidationError
 
 from omo2c.canonical import CanonicalEvent
-from omo2c.errors import InvalidEvent, MalformedBody, validation_details
+from omo2c.errors import InvalidEvent, validation_details
 from omo2c.signatures import verify_shopify
+from omo2c.sources import json_object
 
 ORDER_TOPICS = {
     "orders/create": "order.created",
@@ -192,12 +192,7 @@ class ShopifyAdapter:
         if topic not in ORDER_TOPICS and topic not in CUSTOMER_TOPICS and topic != REFUND_TOPIC:
             raise InvalidEvent(f"topic '{topic[:60]}' is not handled",
                                [{"field": "X-Shopify-Topic", "problem": "not a handled topic"}])
-        try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise MalformedBody("body is not valid JSON") from exc
-        if not isinstance(payload, dict):
-            raise MalformedBody("body must be a JSON object")
+        payload = json_object(body, "Shopify's JSON object")
         try:
             if topic in ORDER_TOPICS:
                 mapped = _order_event(topic, payload)
