@@ -185,7 +185,7 @@ class Journey:
         order = json.loads((EVENTS / "shopify" / "orders-create.json").read_text())
         order.update(email=email, contact_email=email, phone=phone, currency="TWD",
                      updated_at=datetime.now(tz=UTC).isoformat(), created_at=datetime.now(tz=UTC).isoformat())
-        self.post_shopify("orders/create", order)
+        webhook_id = self.post_shopify("orders/create", order)
         month = datetime.now(tz=UTC).strftime("%Y-%m")
 
         def credited() -> dict[str, Any] | None:
@@ -202,17 +202,25 @@ class Journey:
             lambda doc: doc if len([x for x in doc["lines"] if x["source"] == "shopify"]) > 1 else None)(
             self.admin_send("GET", f"/staff/S001/statement?month={month}")))
         self.say(f"   refund reversed part of it: statement total {refunded['totals']['total']} TWD")
-        return refunded
+        self.post_shopify("orders/create", order, webhook_id=webhook_id)
+        time.sleep(2)
+        again = self.admin_send("GET", f"/staff/S001/statement?month={month}")
+        if again["lines"] != refunded["lines"]:
+            raise JourneyFailed("a redelivered Shopify webhook changed the statement")
+        self.say("   Shopify redelivered the order webhook: accepted, nothing changed")
+        return again
 
-    def post_shopify(self, topic: str, payload: dict[str, Any]) -> None:
+    def post_shopify(self, topic: str, payload: dict[str, Any], webhook_id: str | None = None) -> str:
+        webhook_id = webhook_id or uuid.uuid4().hex
         body = json.dumps(payload).encode()
         secret = os.environ.get("OMO_SOURCE_SECRET_SHOPIFY", "local-shopify-secret")
         signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
         response = self.http.post(f"{self.base}/webhooks/shopify", data=body, timeout=10, headers={
             "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": signature,
-            "X-Shopify-Webhook-Id": uuid.uuid4().hex})
+            "X-Shopify-Webhook-Id": webhook_id})
         if response.status_code != 202:
             raise JourneyFailed(f"Shopify {topic} answered {response.status_code}: {response.text[:200]}")
+        return webhook_id
 
 
 def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) -> dict[str, Any]:
