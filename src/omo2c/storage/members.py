@@ -356,6 +356,9 @@ class DynamoMemberStore:
                 MemberItem.bound_store_id.set(str(store_id)) if store_id else MemberItem.bound_store_id.remove(),
                 MemberItem.bound_at.set(str(member.binding.get("bound_at") or "")),
             ]
+        else:
+            actions += [MemberItem.binding.remove(), MemberItem.bound_staff_id.remove(),
+                        MemberItem.bound_store_id.remove(), MemberItem.bound_at.remove()]
         if member.line:
             actions.append(MemberItem.line.set(member.line))
         tx.update(item, actions=actions, condition=(MemberItem.version == change.expected_version)
@@ -456,6 +459,10 @@ class DynamoMemberStore:
                     MemberItem.order_count.set(rfm.order_count), MemberItem.net_spent.set(rfm.net_spent),
                     MemberItem.absorbed.set(restored.absorbed), MemberItem.version.add(1),
                 ]
+                binding = restored.binding or {}
+                if binding.get("staff_id") and binding.get("bound_at"):
+                    actions += [MemberItem.bound_staff_id.set(str(binding["staff_id"])),
+                                MemberItem.bound_at.set(str(binding["bound_at"]))]
                 if rfm.last_order_at is not None and rfm.first_order_at is not None:
                     actions += [MemberItem.first_order_at.set(rfm.first_order_at),
                                 MemberItem.last_order_at.set(rfm.last_order_at),

@@ -148,3 +148,20 @@ def test_out_of_order_versions_and_early_refund_keep_rfm_exact(aws):
     assert member.rfm.order_count == 2
     assert member.rfm.net_spent == Decimal(550)
     assert member.rfm.first_order_at < member.rfm.last_order_at
+
+
+def test_unmerge_gives_the_binding_back_to_the_member_that_brought_it(aws):
+    from datetime import UTC, datetime
+
+    older = record(pos_order("ub-1", phone="0955-321-000", order_id="UB1", occurred_at="2026-10-01T10:00:00+08:00"))
+    bound = record(pos_order("ub-2", phone=None, pos_member_no="PB-1", order_id="UB2",
+                             occurred_at="2026-10-02T10:00:00+08:00"))
+    contacts = services.member_contacts()
+    contacts.bind(contacts.member(bound.member_id), "S042", "ST01", "qr", "test", datetime.now(tz=UTC))
+    record(pos_order("ub-3", phone="0955321000", pos_member_no="PB-1", order_id="UB3",
+                     occurred_at="2026-10-03T10:00:00+08:00"))
+    assert [m.member_id for m in contacts.bound_to("S042")] == [older.member_id]
+    store = services.member_store()
+    store.unmerge(older.member_id, None, at=1_800_000_000_000)
+    assert [m.member_id for m in contacts.bound_to("S042")] == [bound.member_id]
+    assert not store.get_member(older.member_id).binding
