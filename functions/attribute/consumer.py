@@ -10,8 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import services
 from omo2c.observability import logger, metrics
+from omo2c.snapstart import prime
 
 processor = BatchProcessor(event_type=EventType.SQS)
+prime("omo2c.storage.ledger", "omo2c.storage.staff", "omo2c.storage.members")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -19,9 +19,11 @@ from omo2c.line import signature_valid
 from omo2c.observability import logger, metrics
 from omo2c.secrets import get_secret
 from omo2c.settings import get_settings
+from omo2c.snapstart import prime
 from omo2c.tracing import tracer
 
 app = create_app()
+prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.conversations", "omo2c.storage.bindings")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
 
 

@@ -11,8 +11,10 @@ from omo2c.canonical import CanonicalEvent
 from omo2c.messaging import publisher
 from omo2c.observability import logger, metrics
 from omo2c.settings import get_settings
+from omo2c.snapstart import prime
 
 processor = BatchProcessor(event_type=EventType.SQS)
+prime("omo2c.storage.members", "omo2c.storage.staff", "omo2c.resolution")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -10,9 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import services
 from omo2c.observability import logger, metrics
+from omo2c.snapstart import prime
 from omo2c.tracing import tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
+prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.storage.campaigns", "omo2c.storage.members")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -1,0 +1,34 @@
+"""Each handler that needs heavy modules registers them to load before the SnapStart snapshot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from infra.template import ROOT, load
+
+PROBE = """
+import importlib.util, sys
+from snapshot_restore_py import get_before_snapshot
+spec = importlib.util.spec_from_file_location("handler", {path!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+assert {module!r} not in sys.modules, "loaded at import already"
+for hook, args, kwargs in get_before_snapshot():
+    hook(*args, **kwargs)
+assert {module!r} in sys.modules, "not loaded by the hooks"
+"""
+
+
+@pytest.mark.parametrize(("function", "module"), [
+    ("IngestWorkerFunction", "omo2c.storage.members"), ("AttributeFunction", "omo2c.storage.ledger"),
+    ("LineWebhookFunction", "linebot.v3.messaging"), ("SendWorkerFunction", "linebot.v3.messaging"),
+])
+def test_before_snapshot_hooks_load_what_import_leaves_for_later(function, module):
+    path = str(load().functions[function].module_path)
+    result = subprocess.run([sys.executable, "-c", PROBE.format(path=path, module=module)], cwd=ROOT,
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
+                                                                 "AWS_DEFAULT_REGION": "ap-northeast-1"})
+    assert result.returncode == 0, result.stderr[-800:]
