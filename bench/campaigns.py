@@ -17,7 +17,7 @@ SEGMENT = {"days_since_last_order": {"min": 60, "max": 90}}
 
 
 def _member_items(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    from omo2c.members import activity_shard
+    from omo2c.members.model import activity_shard
 
     rnd = random.Random(seed)
     today = datetime.now(tz=UTC)
@@ -42,7 +42,7 @@ def _member_items(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def _load(items: list[dict[str, Any]]) -> None:
-    from omo2c.aws import client
+    from omo2c.core.aws import client
 
     ddb = client("dynamodb")
     table = os.environ["OMO_MEMBERS_TABLE"]
@@ -52,7 +52,7 @@ def _load(items: list[dict[str, Any]]) -> None:
 
 def selection_ratio(size: int) -> tuple[float, int, int]:
     with moto_stack():
-        from omo2c import services
+        from omo2c import wiring as services
         from omo2c.campaigns.model import Segment
         from omo2c.campaigns.rules import day_ranges, matches
 
@@ -84,7 +84,7 @@ def line_calls_per_1000() -> dict[str, float]:
     with moto_stack():
         import boto3
 
-        from omo2c import services
+        from omo2c import wiring as services
 
         queue = boto3.client("sqs").create_queue(QueueName="bench-send")["QueueUrl"]
         os.environ["OMO_SEND_QUEUE_URL"] = queue

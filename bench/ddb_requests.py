@@ -9,7 +9,7 @@ from bench.moto_env import moto_stack
 
 
 def _order(event_id: str, order_id: str, day: int, **customer: Any) -> Any:
-    from omo2c.canonical import CanonicalEvent
+    from omo2c.sources.canonical import CanonicalEvent
     from tests.support.events import pos_order
 
     raw = pos_order(event_id, order_id=order_id, occurred_at=f"2026-10-{day:02d}T10:00:00+08:00",
@@ -19,7 +19,7 @@ def _order(event_id: str, order_id: str, day: int, **customer: Any) -> Any:
 
 def measure() -> dict[str, float]:
     with moto_stack():
-        from omo2c import services
+        from omo2c import wiring as services
 
         resolver = services.resolver()
         assert resolver.policy.blocklist is not None  # warms the per-container cache of store phones
@@ -50,7 +50,7 @@ def measure() -> dict[str, float]:
 
 
 def _attribution() -> dict[str, float]:
-    from omo2c import services
+    from omo2c import wiring as services
 
     detail = {"source": "pos", "order_id": "A-1", "channel": "pos", "status": "open", "version": "00000001",
               "event_type": "order.created", "member_id": "", "store_id": "ST01", "staff_id": "S001",
@@ -65,8 +65,8 @@ def _attribution() -> dict[str, float]:
 def _line_binding() -> dict[str, float]:
     import dataclasses
 
-    from omo2c import services
-    from omo2c.binding import prefilled_message
+    from omo2c import wiring as services
+    from omo2c.binding.model import prefilled_message
     from tests.support.events import line_event
     from tests.support.fakes import FakeMessenger, FakeSms
 

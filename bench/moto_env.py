@@ -31,7 +31,7 @@ def moto_stack() -> Iterator[None]:
         with mock_aws():
             import boto3
 
-            from omo2c import services
+            from omo2c import wiring as services
             from tests.support.aws import create_tables
 
             create_tables(boto3.client("dynamodb"), TABLES)

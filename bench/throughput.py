@@ -57,7 +57,7 @@ def in_process(events: list[dict[str, Any]]) -> float:
                        "AWS_DEFAULT_REGION": "ap-northeast-1"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
-        from omo2c.aws import client, reset_clients
+        from omo2c.core.aws import client, reset_clients
 
         reset_clients()
         template = load()
@@ -90,7 +90,7 @@ def _sqs(bodies: list[str]) -> dict[str, Any]:
 
 
 def through_local_run(events: list[dict[str, Any]]) -> float:
-    from omo2c.signatures import omo_signature
+    from omo2c.sources.signatures import omo_signature
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMO_", "POWERTOOLS_"))}

@@ -40,7 +40,7 @@ def invoke(logical_id: str, event_path: str) -> int:
     host = FunctionHost(template)
     if state is not None:
         os.environ.update(state["env"])
-        from omo2c import services
+        from omo2c import wiring as services
 
         services.reset()
         result = host.invoke(logical_id, event)
@@ -51,7 +51,7 @@ def invoke(logical_id: str, event_path: str) -> int:
                            "AWS_DEFAULT_REGION": "ap-northeast-1"})
         os.environ.pop("AWS_ENDPOINT_URL", None)
         with mock_aws():
-            from omo2c.aws import client, reset_clients
+            from omo2c.core.aws import client, reset_clients
 
             reset_clients()
             names = Names(template)

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from omo2c.signatures import omo_signature
+from omo2c.sources.signatures import omo_signature
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 

@@ -75,7 +75,7 @@ def configure_environment(names: Names, aws_endpoint: str | None, gateway_url: s
     else:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(env)
-    from omo2c import services
+    from omo2c import wiring as services
 
     services.reset()
     return env
@@ -422,7 +422,7 @@ class LocalRun:
         self.aws_endpoint = f"http://127.0.0.1:{aws_port}"
         os.environ.update({"AWS_ENDPOINT_URL": self.aws_endpoint, "AWS_DEFAULT_REGION": REGION,
                            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
-        from omo2c.aws import client, reset_clients
+        from omo2c.core.aws import client, reset_clients
 
         reset_clients()
         create_resources(self.template, self.names, client)

@@ -48,7 +48,7 @@ def _resolver(function: dict[str, Any]) -> Any:
 
 
 def canonical_schema() -> dict[str, Any]:
-    from omo2c.canonical import CanonicalEvent, Delivery
+    from omo2c.sources.canonical import CanonicalEvent, Delivery
 
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -111,7 +111,7 @@ class LocalScheduler(threading.Thread):
                 log.exception("scheduler tick failed")
 
     def tick(self, now: datetime) -> int:
-        from omo2c.aws import client
+        from omo2c.core.aws import client
 
         scheduler = client("scheduler")
         fired = 0

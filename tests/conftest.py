@@ -48,7 +48,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with mock_aws():
         import boto3
 
-        from omo2c import services
+        from omo2c import wiring as services
         from tests.support.aws import create_tables
 
         create_tables(boto3.client("dynamodb"), TABLES)
@@ -97,7 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Watch every log line the run emits through the service logger and the root logger."""
     import logging
 
-    from omo2c.observability import logger as service_logger
+    from omo2c.core.observability import logger as service_logger
     from tests.support.log_scan import LeakScanner
 
     scanner = LeakScanner()

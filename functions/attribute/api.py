@@ -5,10 +5,10 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.http import create_app, json_response
-from omo2c.ledger import statement_csv
-from omo2c.observability import logger, metrics
+from omo2c import wiring as services
+from omo2c.attribution.ledger import statement_csv
+from omo2c.core.http import create_app, json_response
+from omo2c.core.observability import logger, metrics
 
 app = create_app()
 

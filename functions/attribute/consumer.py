@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.observability import logger, metrics
-from omo2c.snapstart import prime
+from omo2c import wiring as services
+from omo2c.core.observability import logger, metrics
+from omo2c.core.snapstart import prime
 
 processor = BatchProcessor(event_type=EventType.SQS)
-prime("omo2c.storage.ledger", "omo2c.storage.staff", "omo2c.storage.members")
+prime("omo2c.attribution.storage", "omo2c.staff.storage", "omo2c.members.storage")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -6,8 +6,8 @@ import hmac
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c.observability import logger
-from omo2c.secrets import get_secret
+from omo2c.core.observability import logger
+from omo2c.core.secrets import get_secret
 
 
 def is_authorized(header: str | None, token: str) -> bool:

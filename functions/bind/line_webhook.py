@@ -12,18 +12,18 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.errors import MalformedBody, PayloadTooLarge, Unauthenticated
-from omo2c.http import create_app, json_response
-from omo2c.line import signature_valid
-from omo2c.observability import logger, metrics
-from omo2c.secrets import get_secret
-from omo2c.settings import get_settings
-from omo2c.snapstart import prime
-from omo2c.tracing import tracer
+from omo2c import wiring as services
+from omo2c.channels.line import signature_valid
+from omo2c.core.errors import MalformedBody, PayloadTooLarge, Unauthenticated
+from omo2c.core.http import create_app, json_response
+from omo2c.core.observability import logger, metrics
+from omo2c.core.secrets import get_secret
+from omo2c.core.settings import get_settings
+from omo2c.core.snapstart import prime
+from omo2c.core.tracing import tracer
 
 app = create_app()
-prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.conversations", "omo2c.storage.bindings")
+prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.binding.storage")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
 
 

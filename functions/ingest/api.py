@@ -6,13 +6,13 @@ import time
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c.errors import InvalidEvent, NotFound
-from omo2c.http import create_app, json_body, json_response, raw_body
-from omo2c.intake import accept_delivery
-from omo2c.messaging import ingest_queue, publisher
-from omo2c.observability import logger, metrics
-from omo2c.secrets import get_secret
-from omo2c.settings import get_settings
+from omo2c.core.bus import ingest_queue, publisher
+from omo2c.core.errors import InvalidEvent, NotFound
+from omo2c.core.http import create_app, json_body, json_response, raw_body
+from omo2c.core.observability import logger, metrics
+from omo2c.core.secrets import get_secret
+from omo2c.core.settings import get_settings
+from omo2c.sources.intake import accept_delivery
 
 app = create_app()
 LOOKUP_PARAMS = ("phone", "email", "line_user_id", "pos_member_no")
@@ -31,8 +31,8 @@ def receive_webhook(source: str):
 
 @app.get("/members")
 def find_member():
-    from omo2c import services
-    from omo2c.members_admin import find_member_by
+    from omo2c import wiring as services
+    from omo2c.members.admin import find_member_by
 
     query = app.current_event.query_string_parameters or {}
     given = {k: v for k, v in query.items() if k in LOOKUP_PARAMS and v}
@@ -44,16 +44,16 @@ def find_member():
 
 @app.get("/members/<member_id>")
 def get_member(member_id: str):
-    from omo2c import services
-    from omo2c.members_admin import member_details
+    from omo2c import wiring as services
+    from omo2c.members.admin import member_details
 
     return json_response(200, member_details(services.member_store(), member_id, get_settings()))
 
 
 @app.post("/members/<member_id>/unmerge")
 def unmerge_member(member_id: str):
-    from omo2c import services
-    from omo2c.members_admin import unmerge
+    from omo2c import wiring as services
+    from omo2c.members.admin import unmerge
 
     body = json_body(app)
     merge_id = body.get("merge_id")

@@ -6,15 +6,15 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.canonical import CanonicalEvent
-from omo2c.messaging import publisher
-from omo2c.observability import logger, metrics
-from omo2c.settings import get_settings
-from omo2c.snapstart import prime
+from omo2c import wiring as services
+from omo2c.core.bus import publisher
+from omo2c.core.observability import logger, metrics
+from omo2c.core.settings import get_settings
+from omo2c.core.snapstart import prime
+from omo2c.sources.canonical import CanonicalEvent
 
 processor = BatchProcessor(event_type=EventType.SQS)
-prime("omo2c.storage.members", "omo2c.storage.staff", "omo2c.resolution")
+prime("omo2c.members.storage", "omo2c.staff.storage", "omo2c.members.resolution")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.errors import NotFound
-from omo2c.observability import logger, metrics
+from omo2c import wiring as services
+from omo2c.core.errors import NotFound
+from omo2c.core.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)

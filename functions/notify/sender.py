@@ -8,13 +8,13 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.observability import logger, metrics
-from omo2c.snapstart import prime
-from omo2c.tracing import tracer
+from omo2c import wiring as services
+from omo2c.core.observability import logger, metrics
+from omo2c.core.snapstart import prime
+from omo2c.core.tracing import tracer
 
 processor = BatchProcessor(event_type=EventType.SQS)
-prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.storage.campaigns", "omo2c.storage.members")
+prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage")
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import services
-from omo2c.observability import logger, metrics
+from omo2c import wiring as services
+from omo2c.core.observability import logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS)
 

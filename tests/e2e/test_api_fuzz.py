@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET, NotSet
 
-from omo2c.signatures import omo_signature
+from omo2c.sources.signatures import omo_signature
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import requests
 
 from infra.journey import Journey
 from infra.template import load
-from omo2c.signatures import omo_signature
+from omo2c.sources.signatures import omo_signature
 from tests.support.events import pos_order
 
 pytestmark = pytest.mark.e2e

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omo2c.signatures import omo_signature
+from omo2c.sources.signatures import omo_signature
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -36,7 +36,7 @@ def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
 
 
 def shopify_headers(body: bytes, topic: str, webhook_id: str, secret: str) -> dict[str, str]:
-    from omo2c.signatures import shopify_signature
+    from omo2c.sources.signatures import shopify_signature
 
     return {"Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": webhook_id,
             "X-Shopify-Hmac-Sha256": shopify_signature(secret, body), "X-Shopify-Shop-Domain": "jsmith.myshopify.com",

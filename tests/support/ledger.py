@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from omo2c.errors import Conflict
-from omo2c.ledger import Attribution, Entry
-from omo2c.staff import Staff, StaffCode
+from omo2c.attribution.ledger import Attribution, Entry
+from omo2c.core.errors import Conflict
+from omo2c.staff.model import Staff, StaffCode
 
 
 class MemoryLedger:

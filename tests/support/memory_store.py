@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 from dataclasses import replace
 
-from omo2c.errors import Conflict
-from omo2c.identity import Identifier
-from omo2c.members import Member, OrderRecord
-from omo2c.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan, unmerge_plan
+from omo2c.core.errors import Conflict
+from omo2c.identity.identifiers import Identifier
+from omo2c.members.model import Member, OrderRecord
+from omo2c.members.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan, unmerge_plan
 
 
 class MemoryMemberStore:

@@ -23,7 +23,7 @@ assert {module!r} in sys.modules, "not loaded by the hooks"
 
 
 @pytest.mark.parametrize(("function", "module"), [
-    ("IngestWorkerFunction", "omo2c.storage.members"), ("AttributeFunction", "omo2c.storage.ledger"),
+    ("IngestWorkerFunction", "omo2c.members.storage"), ("AttributeFunction", "omo2c.attribution.storage"),
     ("LineWebhookFunction", "linebot.v3.messaging"), ("SendWorkerFunction", "linebot.v3.messaging"),
 ])
 def test_before_snapshot_hooks_load_what_import_leaves_for_later(function, module):

@@ -9,8 +9,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from omo2c.campaigns.model import Segment
-from omo2c.identity import IdentifierKind
-from omo2c.members import NO_ORDER_DAY, Member
+from omo2c.identity.identifiers import IdentifierKind
+from omo2c.members.model import NO_ORDER_DAY, Member
 
 
 def day_ranges(segment: Segment, now: datetime, napl_window: int = 90) -> list[tuple[str, str]]:

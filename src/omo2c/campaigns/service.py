@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from omo2c.campaigns.model import Campaign, CampaignIn
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render, sms_cost
-from omo2c.errors import NotFound
-from omo2c.line import LineMessenger, LineRejected
-from omo2c.members import Member
-from omo2c.sms import SmsSender, segments
-from omo2c.storage.campaigns import SendRecord
+from omo2c.campaigns.storage import SendRecord
+from omo2c.channels.line import LineMessenger, LineRejected
+from omo2c.channels.sms import SmsSender, segments
+from omo2c.core.errors import NotFound
+from omo2c.members.model import Member
 
 MULTICAST_LIMIT = 500
 MAX_DELAY_SECONDS = 900

@@ -9,8 +9,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from omo2c.canonical import CanonicalEvent
-from omo2c.errors import MalformedBody
+from omo2c.core.errors import MalformedBody
+from omo2c.sources.canonical import CanonicalEvent
 
 
 class SourceAdapter(Protocol):

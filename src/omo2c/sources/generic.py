@@ -6,10 +6,10 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from omo2c.canonical import CanonicalEvent, parse_delivery
-from omo2c.errors import InvalidEvent, validation_details
-from omo2c.signatures import verify_omo
+from omo2c.core.errors import InvalidEvent, validation_details
 from omo2c.sources import json_object
+from omo2c.sources.canonical import CanonicalEvent, parse_delivery
+from omo2c.sources.signatures import verify_omo
 
 
 class GenericAdapter:

@@ -23,10 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
 
-from omo2c.canonical import CanonicalEvent
-from omo2c.errors import InvalidEvent, validation_details
-from omo2c.signatures import verify_shopify
+from omo2c.core.errors import InvalidEvent, validation_details
 from omo2c.sources import json_object
+from omo2c.sources.canonical import CanonicalEvent
+from omo2c.sources.signatures import verify_shopify
 
 ORDER_TOPICS = {
     "orders/create": "order.created",

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omo2c import services
-from omo2c.canonical import CanonicalEvent
-from omo2c.identity import Identifier, IdentifierKind
-from omo2c.messaging import publisher as bus
-from omo2c.storage.members import member_key
-from omo2c.storage.models import MemberItem
+from omo2c import wiring as services
+from omo2c.core.bus import publisher as bus
+from omo2c.core.dynamo import MemberItem
+from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.members.storage import member_key
+from omo2c.sources.canonical import CanonicalEvent
 from tests.conftest import published
 from tests.support.aws import http_event, load_handler, sqs_event
 from tests.support.events import pos_order

@@ -9,11 +9,11 @@ from dataclasses import replace
 
 import pytest
 
-from omo2c import services
-from omo2c.canonical import CanonicalEvent
-from omo2c.identity import Identifier, IdentifierKind
-from omo2c.storage.members import member_key
-from omo2c.storage.models import MemberItem
+from omo2c import wiring as services
+from omo2c.core.dynamo import MemberItem
+from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.members.storage import member_key
+from omo2c.sources.canonical import CanonicalEvent
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler
 from tests.support.events import line_body, line_event, line_signature, pos_order

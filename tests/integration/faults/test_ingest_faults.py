@@ -13,8 +13,8 @@ from unittest import mock
 import botocore.client
 from botocore.exceptions import ClientError
 
-from omo2c import services
-from omo2c.identity import Identifier, IdentifierKind
+from omo2c import wiring as services
+from omo2c.identity.identifiers import Identifier, IdentifierKind
 from tests.support.aws import load_handler, sqs_event
 from tests.support.events import pos_order
 

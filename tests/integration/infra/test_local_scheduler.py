@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from infra.scheduler import LocalScheduler
-from omo2c import services
+from omo2c import wiring as services
 from tests.support.events import sample
 
 

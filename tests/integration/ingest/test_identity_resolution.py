@@ -6,9 +6,9 @@ import random
 import threading
 from decimal import Decimal
 
-from omo2c import services
-from omo2c.canonical import CanonicalEvent
-from omo2c.identity import Identifier, IdentifierKind
+from omo2c import wiring as services
+from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.sources.canonical import CanonicalEvent
 from tests.support.events import pos_order
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from omo2c import services
-from omo2c.canonical import CanonicalEvent
-from omo2c.identity import Identifier, IdentifierKind
+from omo2c import wiring as services
+from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.sources.canonical import CanonicalEvent
 from tests.support.aws import http_event, load_handler, sqs_event
 from tests.support.events import pos_order
 from tests.support.fakes import FakeMessenger, FakeSms
@@ -170,8 +170,8 @@ def test_bad_requests(notify):
 
 
 def test_provider_errors_are_retried_by_the_queue_and_never_send_twice(notify, aws, lambda_context):
-    from omo2c.line import LineUnavailable
-    from omo2c.sms import SmsFailed
+    from omo2c.channels.line import LineUnavailable
+    from omo2c.channels.sms import SmsFailed
 
     make_member(40, line=True, sms=False)
     make_member(41, line=False, sms=True)

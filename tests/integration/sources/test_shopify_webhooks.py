@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from omo2c import services
-from omo2c.identity import Identifier, IdentifierKind
+from omo2c import wiring as services
+from omo2c.identity.identifiers import Identifier, IdentifierKind
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler, sqs_event
 from tests.support.events import sample, shopify_headers, shopify_order

@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omo2c.attribution import AttributionPolicy, OrderFacts
-from omo2c.commissions import CommissionService
-from omo2c.ledger import Rates, commission, quantize
-from omo2c.staff import Staff
+from omo2c.attribution.ledger import Rates, commission, quantize
+from omo2c.attribution.rules import AttributionPolicy, OrderFacts
+from omo2c.attribution.service import CommissionService
+from omo2c.staff.model import Staff
 from tests.support.ledger import Lookups, MemoryLedger
 
 RATES = Rates.from_config({"channels": {"pos": "0.02", "ec": "0.05"}, "stores": {"ST09": {"ec": "0.1"}},

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from omo2c.attribution import AttributionPolicy, OrderFacts, decide_credit
-from omo2c.staff import Staff, StaffCode
+from omo2c.attribution.rules import AttributionPolicy, OrderFacts, decide_credit
+from omo2c.staff.model import Staff, StaffCode
 from tests.support.ledger import Lookups
 
 PLACED = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from omo2c.binding import BindingPolicy, ScanOutcome, code_in, decide_scan, is_active, prefilled_message
-from omo2c.otp import PendingCode, code_hash, looks_like_code, matches, new_code
-from omo2c.sms import segments
+from omo2c.binding.model import BindingPolicy, ScanOutcome, code_in, decide_scan, is_active, prefilled_message
+from omo2c.channels.sms import segments
+from omo2c.identity.verification import PendingCode, code_hash, looks_like_code, matches, new_code
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 POLICY = BindingPolicy(cooldown_days=30, expiry_days=180)

@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omo2c.identity import BlockList, IdentifierKind, InvalidIdentifier, normalize, normalize_email, normalize_phone
-from omo2c.settings import Settings
+from omo2c.core.settings import Settings
+from omo2c.identity.identifiers import (
+    BlockList,
+    IdentifierKind,
+    InvalidIdentifier,
+    normalize,
+    normalize_email,
+    normalize_phone,
+)
 
 
 @pytest.mark.parametrize("raw", ["0912-345-678", "+886 912 345 678", "886912345678", "0912345678",

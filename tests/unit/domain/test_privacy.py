@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from omo2c.privacy import mask_email, mask_phone, redact
+from omo2c.core.privacy import mask_email, mask_phone, redact
 
 
 def test_masks_keep_only_what_support_needs():
@@ -18,7 +18,7 @@ def test_redact_finds_phones_and_emails_in_free_text():
 
 
 def test_logger_masks_messages_extras_and_exception_text(capsys):
-    from omo2c.observability import logger
+    from omo2c.core.observability import logger
 
     logger.info("member 0933128765 mei@example.com", extra={"phone": "+886933128765", "nested": {"e": "a@b.co"}})
     try:

@@ -7,14 +7,14 @@ import random
 from collections import defaultdict
 from decimal import Decimal
 
-from omo2c.attribution import AttributionPolicy, OrderFacts
-from omo2c.canonical import CanonicalEvent
-from omo2c.commissions import CommissionService
-from omo2c.identity import BlockList
-from omo2c.ledger import Rates, commission
-from omo2c.resolution import Policy, Resolver
-from omo2c.settings import Settings
-from omo2c.staff import Staff
+from omo2c.attribution.ledger import Rates, commission
+from omo2c.attribution.rules import AttributionPolicy, OrderFacts
+from omo2c.attribution.service import CommissionService
+from omo2c.core.settings import Settings
+from omo2c.identity.identifiers import BlockList
+from omo2c.members.resolution import Policy, Resolver
+from omo2c.sources.canonical import CanonicalEvent
+from omo2c.staff.model import Staff
 from tests.support.events import pos_order
 from tests.support.ledger import Lookups, MemoryLedger
 from tests.support.memory_store import MemoryMemberStore

@@ -8,10 +8,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omo2c.canonical import CanonicalEvent
-from omo2c.identity import BlockList, Identifier, IdentifierKind
-from omo2c.resolution import Policy, Resolver
-from omo2c.settings import Settings
+from omo2c.core.settings import Settings
+from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind
+from omo2c.members.resolution import Policy, Resolver
+from omo2c.sources.canonical import CanonicalEvent
 from tests.support.events import pos_order
 from tests.support.memory_store import MemoryMemberStore
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from omo2c.campaigns.model import CampaignIn, Segment
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render
-from omo2c.identity import Identifier, IdentifierKind
-from omo2c.members import NO_ORDER_DAY, Member, Rfm
+from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.members.model import NO_ORDER_DAY, Member, Rfm
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 11:00 in Taipei
 WINDOWS = [("21:00", "09:00"), ("12:30", "13:30")]

@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omo2c.canonical import CanonicalEvent
-from omo2c.errors import OmoError
+from omo2c.core.errors import OmoError
+from omo2c.sources.canonical import CanonicalEvent
 from omo2c.sources.generic import ADAPTER
 from tests.support.events import sample
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omo2c.errors import OmoError
+from omo2c.core.errors import OmoError
 from omo2c.sources.shopify import ADAPTER, referral_code
 from tests.support.events import sample, shopify_headers, shopify_order
 

@@ -1,0 +1,89 @@
+"""Crediting orders to staff: decide once, then keep the ledger exact for every new version."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from omo2c.attribution.ledger import Attribution, Entry, Rates, commission, next_entry, now_utc, statement
+from omo2c.attribution.rules import AttributionPolicy, CreditLookups, OrderFacts, decide_credit
+from omo2c.core.errors import Conflict, InvalidEvent, NotFound
+
+MAX_ATTEMPTS = 8
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class LedgerPort(Protocol):
+    def load(self, source: str, order_id: str) -> tuple[Attribution | None, list[Entry]]: ...
+
+    def commit(self, attribution: Attribution, previous: Attribution | None, entry: Entry | None,
+               entry_count: int) -> None: ...
+
+    def staff_entries(self, staff_id: str, month: str) -> list[Entry]: ...
+
+    def store_entries(self, store_id: str, month: str) -> list[Entry]: ...
+
+
+class CommissionService:
+    def __init__(self, ledger: LedgerPort, lookups: CreditLookups, rates: Rates, policy: AttributionPolicy,
+                 holding_days: int, clock: Callable[[], datetime] = now_utc) -> None:
+        self.ledger, self.lookups, self.rates, self.policy = ledger, lookups, rates, policy
+        self.holding_days, self.clock = holding_days, clock
+
+    def record(self, detail: dict[str, Any]) -> str:
+        """Apply one ``order.recorded``; redeliveries and older versions change nothing."""
+        order = OrderFacts.from_detail(detail)
+        if order.status == "pending":
+            return "waiting for the order itself"
+        for _ in range(MAX_ATTEMPTS):
+            previous, entries = self.ledger.load(order.source, order.order_id)
+            if previous is not None and previous.applied_version >= order.version:
+                return "already applied"
+            now = self.clock()
+            credit = previous.credit if previous else decide_credit(order, self.lookups, self.policy)
+            entry = next_entry(order, credit, entries, self.rates, now, self.holding_days)
+            target, _ = commission(order, self.rates) if credit.attributed else (0, "")
+            attribution = Attribution(order.source, order.order_id, credit, order.version,
+                                      previous.decided_at if previous else now, order.net_kept, target,
+                                      order.currency)
+            try:
+                self.ledger.commit(attribution, previous, entry, len(entries))
+            except Conflict:
+                continue
+            return "entry appended" if entry else "no change"
+        raise Conflict(f"{order.source}/{order.order_id} kept changing")
+
+    def explain(self, source: str, order_id: str) -> dict[str, Any]:
+        attribution, entries = self.ledger.load(source, order_id)
+        if attribution is None:
+            raise NotFound("no attribution recorded for this order")
+        now = self.clock()
+        credit = attribution.credit
+        return {
+            "source": source, "order_id": order_id, "rule": credit.rule, "staff_id": credit.staff_id,
+            "store_id": credit.store_id, "decided_at": attribution.decided_at.isoformat(),
+            "applied_version": attribution.applied_version, "net_kept": str(attribution.net_kept),
+            "commission": str(attribution.commission), "currency": attribution.currency,
+            "trace": [{"rule": t.rule, "matched": t.matched, "reason": t.reason} for t in credit.trace],
+            "entries": statement({}, "", entries, now, self.holding_days)["lines"],
+        }
+
+    def staff_statement(self, staff_id: str, month: str) -> dict[str, Any]:
+        _check_month(month)
+        return statement({"staff_id": staff_id}, month, self.ledger.staff_entries(staff_id, month), self.clock(),
+                         self.holding_days)
+
+    def store_statement(self, store_id: str, month: str) -> dict[str, Any]:
+        _check_month(month)
+        return statement({"store_id": store_id}, month, self.ledger.store_entries(store_id, month), self.clock(),
+                         self.holding_days)
+
+
+def _check_month(month: str) -> None:
+    if not MONTH.match(month or ""):
+        raise InvalidEvent("month must be YYYY-MM", [{"field": "month", "problem": "expected YYYY-MM"}])
+
+
+

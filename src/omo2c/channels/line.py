@@ -1,0 +1,90 @@
+"""LINE Messaging API, behind a small port: signature checks and the reply/push/multicast calls.
+
+line-bot-sdk takes most of a second to import, so it is imported here only, on first use,
+and never by the ingest or attribute functions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Protocol
+
+from omo2c.core.secrets import get_secret
+from omo2c.core.settings import get_settings
+
+
+class LineUnavailable(RuntimeError):
+    """LINE answered 429 or 5xx: the caller retries later (through its queue)."""
+
+
+class LineRejected(RuntimeError):
+    """LINE refused the request for good (4xx other than 429): retrying will not help."""
+
+
+class LineMessenger(Protocol):
+    def reply(self, reply_token: str, texts: list[str]) -> None: ...
+
+    def push(self, user_id: str, texts: list[str], retry_key: str) -> str | None: ...
+
+    def multicast(self, user_ids: list[str], texts: list[str], retry_key: str) -> None: ...
+
+
+def signature_valid(body: str, signature: str | None, channel_secret: str) -> bool:
+    if not signature:
+        return False
+    from linebot.v3.webhook import SignatureValidator
+
+    return SignatureValidator(channel_secret).validate(body, signature)
+
+
+class MessagingApiMessenger:
+    """line-bot-sdk's MessagingApi, pointed at the configured endpoint (the stand-in locally)."""
+
+    def __init__(self, host: str, access_token: str) -> None:
+        from linebot.v3.messaging import ApiClient, Configuration, MessagingApi
+
+        self._client = ApiClient(Configuration(host=host, access_token=access_token))
+        self._api = MessagingApi(self._client)
+
+    @staticmethod
+    def _messages(texts: list[str]) -> list[Any]:
+        from linebot.v3.messaging import TextMessage
+
+        return [TextMessage(text=t[:5000]) for t in texts[:5]]
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from linebot.v3.messaging.exceptions import ApiException
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as exc:
+            if exc.status == 409:
+                return None
+            if exc.status == 429 or (exc.status or 500) >= 500:
+                raise LineUnavailable(f"LINE answered {exc.status}") from exc
+            raise LineRejected(f"LINE answered {exc.status}") from exc
+
+    def reply(self, reply_token: str, texts: list[str]) -> None:
+        from linebot.v3.messaging import ReplyMessageRequest
+
+        self._call(self._api.reply_message, ReplyMessageRequest(reply_token=reply_token,
+                                                                messages=self._messages(texts)))
+
+    def push(self, user_id: str, texts: list[str], retry_key: str) -> str | None:
+        from linebot.v3.messaging import PushMessageRequest
+
+        response = self._call(self._api.push_message, PushMessageRequest(to=user_id, messages=self._messages(texts)),
+                              x_line_retry_key=retry_key)
+        sent = getattr(response, "sent_messages", None) or []
+        return sent[0].id if sent else None
+
+    def multicast(self, user_ids: list[str], texts: list[str], retry_key: str) -> None:
+        from linebot.v3.messaging import MulticastRequest
+
+        self._call(self._api.multicast, MulticastRequest(to=user_ids, messages=self._messages(texts)),
+                   x_line_retry_key=retry_key)
+
+
+@cache
+def messenger() -> MessagingApiMessenger:
+    return MessagingApiMessenger(get_settings().line_api_endpoint, get_secret("line-channel-access-token"))

@@ -1,0 +1,405 @@
+"""Resolve every incoming event to one member, on write.
+
+The service reads a snapshot through the store port, decides with the rules in
+:mod:`omo2c.members.model`, and commits one write plan atomically. Uniqueness of identifiers and
+the order's version are guarded by the store's conditions; when a concurrent writer wins,
+the whole decision is made again from a fresh snapshot.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Protocol
+
+from omo2c.core.errors import Conflict
+from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize
+from omo2c.members.model import (
+    Member,
+    OrderRecord,
+    ProfileValue,
+    apply_cancel,
+    apply_refunds,
+    apply_snapshot,
+    choose_survivor,
+    contribution_delta,
+    merge_consent,
+    merge_profiles,
+    order_rank,
+    update_consent,
+)
+from omo2c.sources.canonical import CanonicalEvent, EventType
+
+MAX_ATTEMPTS = 12
+
+
+class ResolutionFailed(RuntimeError):
+    """The event could not be committed after repeated conflicts; the queue will retry it."""
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    identifier: Identifier
+    member_id: str
+    flagged: bool = False
+    seen_members: frozenset[str] = frozenset()
+
+
+@dataclass
+class Snapshot:
+    identities: dict[Identifier, IdentityRecord]
+    order: OrderRecord | None
+    duplicate_events: list[dict[str, object]] | None = None
+
+
+@dataclass
+class MemberChange:
+    """Changes to one live member; ``expected_version`` None means a brand-new member."""
+
+    member: Member
+    expected_version: int | None
+    count_delta: int = 0
+    net_delta: Decimal = Decimal(0)
+    placed_at: int | None = None
+    fast: bool = False
+
+
+@dataclass
+class MergeRecord:
+    merge_id: str
+    survivor_id: str
+    absorbed_id: str
+    at: int
+    event_id: str
+    reason: str
+    moved_identifiers: list[Identifier]
+    absorbed_before: Member
+    survivor_before: Member
+    status: str = "merged"
+
+
+@dataclass
+class WritePlan:
+    event_key: str
+    event_id: str
+    at: int
+    order: OrderRecord | None = None
+    order_expected_version: int = 0
+    members: list[MemberChange] = field(default_factory=list)
+    absorbed: list[Member] = field(default_factory=list)
+    new_identities: list[tuple[Identifier, str]] = field(default_factory=list)
+    repointed: list[tuple[Identifier, str, str]] = field(default_factory=list)
+    identity_updates: list[IdentityRecord] = field(default_factory=list)
+    merges: list[MergeRecord] = field(default_factory=list)
+    publish: list[dict[str, object]] = field(default_factory=list)
+    blocked: list[Identifier] = field(default_factory=list)
+
+
+class MemberStore(Protocol):
+    def snapshot(self, identifiers: list[Identifier], order_key: tuple[str, str] | None,
+                 event_key: str) -> Snapshot: ...
+
+    def members(self, member_ids: set[str]) -> dict[str, Member]: ...
+
+    def commit(self, plan: WritePlan) -> None: ...
+
+
+@dataclass
+class Outcome:
+    member_id: str | None
+    duplicate: bool = False
+    created: bool = False
+    merged: list[str] = field(default_factory=list)
+    events: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Policy:
+    blocklist: BlockList
+    region: str = "TW"
+    identifier_member_limit: int = 3
+
+
+def extract_identifiers(event: CanonicalEvent, policy: Policy) -> tuple[list[Identifier], list[Identifier]]:
+    """Usable identifiers, and the ones the block list keeps from matching."""
+    customer = event.customer
+    raw = [
+        (IdentifierKind.PHONE, customer.phone, ""),
+        (IdentifierKind.EMAIL, customer.email, ""),
+        (IdentifierKind.LINE_USER, customer.line_user_id, ""),
+        (IdentifierKind.POS_MEMBER, customer.pos_member_no, ""),
+        (IdentifierKind.EC_CUSTOMER, customer.ec_customer_id, event.source or event.channel.value),
+    ]
+    usable: list[Identifier] = []
+    blocked: list[Identifier] = []
+    for kind, value, scope in raw:
+        if not value:
+            continue
+        try:
+            normal = normalize(kind, value, policy.region, scope)
+        except InvalidIdentifier:
+            if policy.blocklist.blocks(value):
+                blocked.append(Identifier(kind, value.strip().lower()))
+            continue
+        identifier = Identifier(kind, normal)
+        if policy.blocklist.blocks(value, normal):
+            blocked.append(identifier)
+        else:
+            usable.append(identifier)
+    return sorted(set(usable)), blocked
+
+
+def _event_consent(event: CanonicalEvent) -> dict[str, bool]:
+    consent = event.customer.consent
+    if consent is None:
+        return {}
+    return {k: v for k, v in consent.model_dump().items() if v is not None}
+
+
+def _event_profile(event: CanonicalEvent, at: int) -> dict[str, ProfileValue]:
+    source = event.source or event.channel.value
+    if event.customer.name:
+        return {"name": ProfileValue(event.customer.name, source, at)}
+    return {}
+
+
+def _next_order(event: CanonicalEvent, current: OrderRecord | None, member_id: str | None,
+                at: int) -> OrderRecord | None:
+    order = event.order
+    if order is None:
+        return None
+    source = event.source or event.channel.value
+    base = current or OrderRecord(source=source, order_id=order.order_id, member_id=member_id,
+                                  channel=event.channel.value, currency=order.currency)
+    refunds = {r.refund_id: r.amount for r in order.refunds}
+    if event.type in (EventType.ORDER_CREATED, EventType.ORDER_UPDATED):
+        updated = apply_snapshot(
+            base, rank=order_rank(order.version, at), occurred_ms=at, total=order.total or Decimal(0),
+            discount=order.discount, shipping=order.shipping,
+            items=[i.model_dump(mode="json") for i in order.items], store_id=event.store_id,
+            staff_id=event.staff_id, referral_code=event.referral_code, currency=order.currency,
+            member_id=member_id)
+        updated = apply_refunds(updated, refunds)
+    elif event.type is EventType.ORDER_REFUNDED:
+        updated = apply_refunds(replace(base, member_id=base.member_id or member_id), refunds)
+    else:
+        updated = apply_cancel(replace(base, member_id=base.member_id or member_id))
+    return replace(updated, updated_at=max(base.updated_at, at))
+
+
+def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, state_version: int) -> dict[str, object]:
+    """``version`` counts the order's recorded states: a higher one is always the newer state."""
+    return {
+        "detail_type": "order.recorded",
+        "detail": {
+            "event_id": event.event_id, "event_type": event.type.value, "member_id": member_id,
+            "source": order.source, "order_id": order.order_id, "channel": order.channel,
+            "store_id": order.store_id, "staff_id": order.staff_id,
+            "referral_code": order.referral_code, "currency": order.currency,
+            "total": str(order.total), "discount": str(order.discount), "shipping": str(order.shipping),
+            "net": str(order.net), "refunded": str(order.refunded), "net_kept": str(order.net_kept),
+            "status": order.status, "placed_at": order.placed_at, "version": f"{state_version:08d}",
+            "snapshot_rank": order.rank,
+            "items": order.items, "occurred_at": event.occurred_at.isoformat(),
+        },
+    }
+
+
+class Resolver:
+    """Records one canonical event: finds, creates or merges its member and updates the order."""
+
+    def __init__(self, store: MemberStore, policy: Policy | Callable[[], Policy],
+                 new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20],
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        """``policy`` may be a callable, so a changed block list (a new store phone) applies at once."""
+        self.store = store
+        self._policy = policy
+        self.new_id = new_id
+        self.sleep = sleep
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy() if callable(self._policy) else self._policy
+
+    def record(self, event: CanonicalEvent) -> Outcome:
+        identifiers, blocked = extract_identifiers(event, self.policy)
+        source = event.source or event.channel.value
+        event_key = f"{source}#{event.event_id}"
+        order_key = (source, event.order.order_id) if event.order else None
+        exact = False
+        for attempt in range(MAX_ATTEMPTS):
+            snap = self.store.snapshot(identifiers, order_key, event_key)
+            if snap.duplicate_events is not None:
+                return Outcome(member_id=None, duplicate=True, events=snap.duplicate_events)
+            try:
+                plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact)
+                self.store.commit(plan)
+                return outcome
+            except Conflict:
+                exact = True
+                self.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
+        raise ResolutionFailed(event_key)
+
+    def _plan(self, event: CanonicalEvent, identifiers: list[Identifier], blocked: list[Identifier],
+              snap: Snapshot, event_key: str, exact: bool) -> tuple[WritePlan, Outcome]:
+        at = event.occurred_epoch_ms()
+        plan = WritePlan(event_key=event_key, event_id=event.event_id, at=at)
+        records = [snap.identities[i] for i in identifiers if i in snap.identities]
+        usable = [r for r in records if not r.flagged]
+        owners = {r.member_id for r in usable}
+        if not owners and snap.order is not None and snap.order.member_id:
+            owners = {snap.order.member_id}
+        if len(owners) > 1:
+            usable = self._apply_member_limit(usable, owners, plan)
+            owners = {r.member_id for r in usable} or owners
+        known = {r.identifier for r in records}
+        fresh = [i for i in identifiers if i not in known]
+
+        profile = _event_profile(event, at)
+        consent = _event_consent(event)
+        outcome = Outcome(member_id=None)
+        plan.blocked = blocked
+
+        if not owners and not identifiers:
+            return self._anonymous(event, snap, plan, outcome, at)
+        if not owners:
+            member = Member(member_id=self.new_id(), created_at=at, identifiers=list(identifiers),
+                            profile=profile, consent=consent, tags=list(event.customer.tags),
+                            last_event_at=at)
+            change = MemberChange(member=member, expected_version=None)
+            plan.new_identities = [(i, member.member_id) for i in identifiers]
+            outcome.created = True
+            plan.publish.append({"detail_type": "member.created", "detail": {
+                "member_id": member.member_id, "event_id": event.event_id, "channel": event.channel.value,
+                "source": event.source, "store_id": event.store_id, "staff_id": event.staff_id,
+                "consent": consent, "occurred_at": event.occurred_at.isoformat()}})
+        elif len(owners) == 1 and not exact:
+            (member_id,) = owners
+            member = Member(member_id=member_id, created_at=0, identifiers=fresh, profile=profile,
+                            consent=consent, tags=list(event.customer.tags), last_event_at=at)
+            change = MemberChange(member=member, expected_version=None, fast=True)
+            plan.new_identities = [(i, member_id) for i in fresh]
+        else:
+            change = self._exact_change(event, owners, fresh, profile, consent, at, plan, outcome)
+
+        member_id = change.member.member_id
+        outcome.member_id = member_id
+        order = _next_order(event, snap.order, member_id, at)
+        if order is not None:
+            order.member_id = order.member_id or member_id
+            count, net, placed = contribution_delta(snap.order, order)
+            change.count_delta, change.net_delta, change.placed_at = count, net, placed
+            if not change.fast:
+                change.member.rfm = change.member.rfm.with_order(placed, count, net)
+            plan.order = order
+            plan.order_expected_version = snap.order.version if snap.order else 0
+            if snap.order is None or order != snap.order:
+                plan.publish.append(_order_event(order, member_id, event, plan.order_expected_version + 1))
+        plan.members.insert(0, change)
+        outcome.events = plan.publish
+        return plan, outcome
+
+    def _anonymous(self, event: CanonicalEvent, snap: Snapshot, plan: WritePlan, outcome: Outcome,
+                   at: int) -> tuple[WritePlan, Outcome]:
+        """A walk-in with no usable identifier: the order is kept, no member is invented."""
+        order = _next_order(event, snap.order, None, at)
+        if order is not None:
+            plan.order = order
+            plan.order_expected_version = snap.order.version if snap.order else 0
+            if snap.order is None or order != snap.order:
+                plan.publish.append(_order_event(order, "", event, plan.order_expected_version + 1))
+        outcome.events = plan.publish
+        return plan, outcome
+
+    def _apply_member_limit(self, usable: list[IdentityRecord], owners: set[str],
+                            plan: WritePlan) -> list[IdentityRecord]:
+        """An identifier linking more than N distinct members is flagged and stops matching."""
+        kept = []
+        for record in usable:
+            seen = record.seen_members | owners
+            flagged = len(seen) > self.policy.identifier_member_limit
+            if seen != record.seen_members or flagged:
+                plan.identity_updates.append(replace(record, seen_members=frozenset(seen), flagged=flagged))
+            if not flagged:
+                kept.append(record)
+        return kept
+
+    def _exact_change(self, event: CanonicalEvent, owners: set[str], fresh: list[Identifier],
+                      profile: dict[str, ProfileValue], consent: dict[str, bool], at: int,
+                      plan: WritePlan, outcome: Outcome) -> MemberChange:
+        loaded = self.store.members(owners)
+        live = {m.member_id: m for m in loaded.values() if m.live}
+        if not live:
+            raise Conflict("owners vanished")
+        survivor = choose_survivor(list(live.values()))
+        before = replace(survivor)
+        merged = replace(survivor, identifiers=list(survivor.identifiers), absorbed=list(survivor.absorbed))
+        for other in sorted(live.values(), key=lambda m: m.member_id):
+            if other.member_id == survivor.member_id:
+                continue
+            merged = self._absorb(merged, other, before, event, at, plan)
+            outcome.merged.append(other.member_id)
+        if at >= merged.last_event_at:
+            merged.consent = update_consent(merged.consent, consent)
+        else:
+            merged.consent = {**consent, **merged.consent}
+        merged.profile = merge_profiles(merged.profile, profile)
+        merged.tags = list(dict.fromkeys([*merged.tags, *event.customer.tags]))
+        merged.identifiers = sorted(set(merged.identifiers) | set(fresh))
+        merged.last_event_at = max(merged.last_event_at, at)
+        plan.new_identities = [(i, survivor.member_id) for i in fresh]
+        return MemberChange(member=merged, expected_version=survivor.version)
+
+    def _absorb(self, survivor: Member, other: Member, survivor_before: Member, event: CanonicalEvent,
+                at: int, plan: WritePlan) -> Member:
+        merge_id = f"{at:015d}-{other.member_id}"
+        plan.merges.append(MergeRecord(
+            merge_id=merge_id, survivor_id=survivor.member_id, absorbed_id=other.member_id, at=at,
+            event_id=event.event_id, reason="event carried identifiers of both members",
+            moved_identifiers=list(other.identifiers), absorbed_before=other,
+            survivor_before=survivor_before))
+        plan.absorbed.append(other)
+        plan.repointed.extend((i, other.member_id, survivor.member_id) for i in other.identifiers)
+        plan.publish.append({"detail_type": "member.merged", "detail": {
+            "survivor_id": survivor.member_id, "absorbed_id": other.member_id, "merge_id": merge_id,
+            "event_id": event.event_id, "occurred_at": event.occurred_at.isoformat()}})
+        binding = survivor.binding or other.binding
+        return replace(
+            survivor,
+            identifiers=sorted(set(survivor.identifiers) | set(other.identifiers)),
+            profile=merge_profiles(survivor.profile, other.profile),
+            consent=merge_consent(survivor.consent, other.consent),
+            tags=list(dict.fromkeys([*survivor.tags, *other.tags])),
+            rfm=survivor.rfm.combined(other.rfm),
+            absorbed=[*survivor.absorbed, other.member_id, *other.absorbed],
+            last_event_at=max(survivor.last_event_at, other.last_event_at),
+            line=survivor.line or other.line,
+            binding=binding,
+        )
+
+
+def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: int) -> tuple[Member, Member]:
+    """Undo one recorded merge: the absorbed member comes back with what it brought."""
+    moved = set(record.moved_identifiers)
+    restored = replace(record.absorbed_before, status="live", merged_into=None,
+                       version=absorbed.version, last_event_at=max(absorbed.last_event_at, at))
+    remaining = replace(
+        survivor,
+        identifiers=[i for i in survivor.identifiers if i not in moved],
+        rfm=survivor.rfm.without(record.absorbed_before.rfm),
+        absorbed=[m for m in survivor.absorbed if m != record.absorbed_id
+                  and m not in record.absorbed_before.absorbed],
+        profile=merge_profiles(record.survivor_before.profile,
+                               {k: v for k, v in survivor.profile.items()
+                                if v.at > record.at}),
+        consent=dict(record.survivor_before.consent) | {
+            k: v for k, v in survivor.consent.items() if k not in record.absorbed_before.consent},
+        binding=record.survivor_before.binding if record.absorbed_before.binding == survivor.binding
+        and record.survivor_before.binding != survivor.binding else survivor.binding,
+    )
+    return remaining, restored
+

@@ -1,0 +1,167 @@
+"""The staff and store admin API: people, their QR codes, their customers, their leaving."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Protocol
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+
+from omo2c.binding.model import BindingPolicy, prefilled_message
+from omo2c.core.errors import Conflict, InvalidEvent, NotFound
+from omo2c.members.model import Member
+from omo2c.sources.canonical import Id
+from omo2c.staff.model import Staff, Store
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+
+
+class StaffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    store_id: Id | None = None
+    status: Literal["active", "left"] = "active"
+
+
+class StoreIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+
+
+class LeaveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    transfer_to_staff_id: Id | None = None
+    transfer_to_store_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> LeaveIn:
+        if bool(self.transfer_to_staff_id) == bool(self.transfer_to_store_id):
+            raise ValueError("give exactly one of transfer_to_staff_id or transfer_to_store_id")
+        return self
+
+
+class StaffStore(Protocol):
+    def staff(self, staff_id: str) -> Staff | None: ...
+
+    def store(self, store_id: str) -> Store | None: ...
+
+    def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str) -> tuple[Staff, bool]: ...
+
+    def put_store(self, store_id: str, name: str, phone: str | None) -> Store: ...
+
+    def rotate_code(self, staff: Staff) -> str: ...
+
+    def mark_left(self, staff: Staff, transfer_to_staff_id: str | None,
+                  transfer_to_store_id: str | None) -> Staff: ...
+
+
+class BindingStore(Protocol):
+    def member(self, member_id: str) -> Member | None: ...
+
+    def bound_to(self, staff_id: str) -> list[Member]: ...
+
+    def customers_of(self, staff_id: str) -> list[Any]: ...
+
+    def bind(self, member: Member, staff_id: str | None, store_id: str | None, via: str, policy_version: str,
+             now: datetime) -> dict[str, Any]: ...
+
+
+def _staff_view(staff: Staff) -> dict[str, Any]:
+    return {"staff_id": staff.staff_id, "name": staff.name, "store_id": staff.store_id, "status": staff.status,
+            "transfer_to_staff_id": staff.transfer_to_staff_id, "transfer_to_store_id": staff.transfer_to_store_id}
+
+
+class StaffAdmin:
+    def __init__(self, directory: StaffStore, bindings: BindingStore, basic_id: str,
+                 publish: Callable[[list[dict[str, Any]], str], None], policy: BindingPolicy,
+                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)) -> None:
+        self.directory, self.bindings, self.basic_id = directory, bindings, basic_id
+        self.publish, self.policy, self.clock = publish, policy, clock
+
+    def _staff(self, staff_id: str) -> Staff:
+        staff = self.directory.staff(staff_id)
+        if staff is None:
+            raise NotFound("no such staff member")
+        return staff
+
+    def put_staff(self, staff_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        data = StaffIn.model_validate(body)
+        if data.store_id and self.directory.store(data.store_id) is None:
+            raise InvalidEvent("store_id names no store", [{"field": "store_id", "problem": "unknown store"}])
+        staff, created = self.directory.put_staff(staff_id, data.name, data.store_id, data.status)
+        return _staff_view(staff), created
+
+    def put_store(self, store_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        data = StoreIn.model_validate(body)
+        store = self.directory.put_store(store_id, data.name, data.phone)
+        return {"store_id": store.store_id, "name": store.name, "phone_registered": store.phone is not None}
+
+    def link(self, staff_id: str) -> dict[str, str]:
+        staff = self._staff(staff_id)
+        if not staff.active or not staff.code:
+            raise NotFound("this staff member has no active code")
+        message = prefilled_message(staff.name, staff.code)
+        url = f"https://line.me/R/oaMessage/{quote(self.basic_id)}/?{quote(message)}"
+        return {"url": url, "message": message}
+
+    def qr_png(self, staff_id: str) -> bytes:
+        import segno
+
+        buffer = io.BytesIO()
+        segno.make(self.link(staff_id)["url"], error="m").save(buffer, kind="png", scale=8, border=3)
+        return buffer.getvalue()
+
+    def rotate(self, staff_id: str) -> dict[str, str]:
+        staff = self._staff(staff_id)
+        self.directory.rotate_code(staff)
+        return self.link(staff_id)
+
+    def customers(self, staff_id: str) -> dict[str, Any]:
+        self._staff(staff_id)
+        return {"staff_id": staff_id, "customers": [c.__dict__ for c in self.bindings.customers_of(staff_id)]}
+
+    def leave(self, staff_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The staff member leaves; every active binding moves to the transfer target, with history."""
+        data = LeaveIn.model_validate(body)
+        staff = self._staff(staff_id)
+        target = self._staff(data.transfer_to_staff_id) if data.transfer_to_staff_id else None
+        if target is not None and (not target.active or target.staff_id == staff_id):
+            raise InvalidEvent("the transfer target must be another active staff member")
+        store_id = target.store_id if target else data.transfer_to_store_id
+        if target is None and store_id and self.directory.store(store_id) is None:
+            raise InvalidEvent("transfer_to_store_id names no store")
+        self.directory.mark_left(staff, data.transfer_to_staff_id, data.transfer_to_store_id)
+        moved = 0
+        for member in self.bindings.bound_to(staff_id):
+            moved += self._transfer(member.member_id, staff_id, target, store_id)
+        return {"staff": _staff_view(self._staff(staff_id)), "moved_bindings": moved}
+
+    def _transfer(self, member_id: str, from_staff: str, target: Staff | None, store_id: str | None) -> int:
+        for _ in range(5):
+            member = self.bindings.member(member_id)
+            if member is None or (member.binding or {}).get("staff_id") != from_staff:
+                return 0
+            now = self.clock()
+            try:
+                self.bindings.bind(member, target.staff_id if target else None, store_id, "transfer",
+                                   self.policy.version, now)
+            except Conflict:
+                continue
+            self.publish([
+                {"detail_type": "member.unbound", "detail": {"member_id": member_id, "staff_id": from_staff,
+                                                             "at": now.isoformat(), "via": "transfer"}},
+                {"detail_type": "member.bound", "detail": {
+                    "member_id": member_id, "staff_id": target.staff_id if target else None,
+                    "staff_name": target.name if target else None, "store_id": store_id,
+                    "line_user_id": member.line.get("user_id"), "via": "transfer", "bound_at": now.isoformat(),
+                    "policy_version": self.policy.version}},
+            ], "omo2c.bind")
+            return 1
+        raise Conflict(f"member {member_id} kept changing")
+
+
+
