@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.counting import counting
-from bench.moto_env import moto_stack
+from infra import moto_stack
 
 SIZES = [int(n) for n in os.environ.get("BENCH_CAMPAIGN_SIZES", "10000,100000").split(",")]
 SEGMENT = {"days_since_last_order": {"min": 60, "max": 90}}
@@ -51,7 +51,7 @@ def _load(items: list[dict[str, Any]]) -> None:
 
 
 def selection_ratio(size: int) -> tuple[float, int, int]:
-    with moto_stack():
+    with moto_stack.in_process():
         from omo2c import wiring as services
         from omo2c.campaigns.model import Segment
         from omo2c.campaigns.rules import day_ranges, matches
@@ -81,18 +81,12 @@ class CountingMessenger:
 
 
 def line_calls_per_1000() -> dict[str, float]:
-    with moto_stack():
+    with moto_stack.in_process():
         import boto3
 
         from omo2c import wiring as services
 
-        queue = boto3.client("sqs").create_queue(QueueName="bench-send")["QueueUrl"]
-        os.environ["OMO_SEND_QUEUE_URL"] = queue
-        os.environ.update({"OMO_SCHEDULE_GROUP": "bench-group",
-                           "OMO_PLANNER_ARN": "arn:aws:lambda:ap-northeast-1:123456789012:function:planner",
-                           "OMO_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
-                           "OMO_SCHEDULE_DLQ_ARN": "arn:aws:sqs:ap-northeast-1:123456789012:dlq"})
-        boto3.client("scheduler").create_schedule_group(Name="bench-group")
+        queue = os.environ["OMO_SEND_QUEUE_URL"]
         services.reset()
         items = _member_items(1000, seed=11)
         stale = (datetime.now(tz=UTC) - timedelta(days=75))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.counting import counting
-from bench.moto_env import moto_stack
+from infra import moto_stack
 
 
 def _order(event_id: str, order_id: str, day: int, **customer: Any) -> Any:
@@ -18,7 +18,7 @@ def _order(event_id: str, order_id: str, day: int, **customer: Any) -> Any:
 
 
 def measure() -> dict[str, float]:
-    with moto_stack():
+    with moto_stack.in_process():
         from omo2c import wiring as services
 
         resolver = services.resolver()

@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from infra import moto_stack
 from infra.local import free_port
 from infra.template import ROOT
 
@@ -46,25 +47,12 @@ def mixed_events(count: int, seed: int = 5) -> list[dict[str, Any]]:
 
 def in_process(events: list[dict[str, Any]]) -> float:
     """The same events through the same consumers, called directly: worker, then attribute and notify."""
-    from moto import mock_aws
+    from infra.local import FunctionHost
 
-    from infra.local import FunctionHost, configure_environment, create_resources
-    from infra.moto_speedups import install
-    from infra.template import Names, load
+    with moto_stack.in_process(gateway_url="http://127.0.0.1:9") as stack:
+        from omo2c.core.aws import client
 
-    install()
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
-        from omo2c.core.aws import client, reset_clients
-
-        reset_clients()
-        template = load()
-        names = Names(template)
-        create_resources(template, names, client)
-        configure_environment(names, None, "http://127.0.0.1:9")
-        host = FunctionHost(template)
+        host = FunctionHost(stack.template)
         sqs = client("sqs")
         bodies = [json.dumps({**e, "source": "pos"}, ensure_ascii=False) for e in events]
         started = time.perf_counter()
@@ -72,7 +60,7 @@ def in_process(events: list[dict[str, Any]]) -> float:
             host.invoke("IngestWorkerFunction", _sqs(bodies[start:start + 10]))
         for function, queue in (("AttributeFunction", "AttributeQueue"), ("NotifyEventsFunction", "NotifyEventsQueue"),
                                 ("SendWorkerFunction", "SendQueue")):
-            url = names.queue_urls[queue]
+            url = stack.queue_url(queue)
             while True:
                 got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
                 if not got:
@@ -103,12 +91,13 @@ def through_local_run(events: list[dict[str, Any]]) -> float:
                 break
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()
+        secret = moto_stack.LOCAL_SECRETS["OMO_SOURCE_SECRET_POS"]
         started = time.perf_counter()
         for batch in _deliveries(events, 100):
             body = json.dumps({"events": batch}, ensure_ascii=False).encode()
             ts = str(int(time.time()))
             response = session.post(f"{base}/webhooks/pos", data=body, timeout=60, headers={
-                "X-Omo-Timestamp": ts, "X-Omo-Signature": omo_signature("local-pos-secret", ts, body)})
+                "X-Omo-Timestamp": ts, "X-Omo-Signature": omo_signature(secret, ts, body)})
             response.raise_for_status()
         while True:
             stats = session.get(f"{base}/_local/wiring", timeout=10).json()["stats"]["IngestQueue"]

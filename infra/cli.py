@@ -27,8 +27,8 @@ def _running_stack() -> dict[str, Any] | None:
 
 def invoke(logical_id: str, event_path: str) -> int:
     """The Docker-free `sam local invoke`: against the running local stack, or an in-process moto."""
-    from infra.local import FunctionHost, configure_environment, create_resources
-    from infra.template import Names, load
+    from infra.local import FunctionHost
+    from infra.template import load
 
     template = load()
     if logical_id not in template.functions:
@@ -45,18 +45,9 @@ def invoke(logical_id: str, event_path: str) -> int:
         services.reset()
         result = host.invoke(logical_id, event)
     else:
-        from moto import mock_aws
+        from infra.moto_stack import in_process
 
-        os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-                           "AWS_DEFAULT_REGION": "ap-northeast-1"})
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-        with mock_aws():
-            from omo2c.core.aws import client, reset_clients
-
-            reset_clients()
-            names = Names(template)
-            create_resources(template, names, client)
-            configure_environment(names, None, "http://127.0.0.1:3000")
+        with in_process(template):
             result = host.invoke(logical_id, event)
     print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     return 0

@@ -6,11 +6,8 @@ events for the handler each route names (behind the template's Lambda authorizer
 feed each queue to the consumer the template wires, EventBridge rules deliver to their queue
 targets, and a LINE Messaging API stand-in plus the SMS outbox record what would be sent.
 
-Local secret defaults (override any of them with the environment variable of that name):
-``OMO_SOURCE_SECRET_POS=local-pos-secret``, ``OMO_SOURCE_SECRET_EC=local-ec-secret``,
-``OMO_SOURCE_SECRET_SHOPIFY=local-shopify-secret``,
-``LINE_CHANNEL_SECRET=local-line-channel-secret``,
-``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``.
+The resources and the handlers' environment (with the local secret defaults, each overridable
+by the environment variable of that name) come from :mod:`infra.moto_stack`.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -34,16 +30,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from infra.handlers import entry_point, load_handler
+from infra.moto_stack import provision
 from infra.template import ACCOUNT, REGION, ROOT, Function, Names, QueueSource, Route, Template, load
 
-LOCAL_SECRETS = {
-    "OMO_SOURCE_SECRET_POS": "local-pos-secret",
-    "OMO_SOURCE_SECRET_EC": "local-ec-secret",
-    "OMO_SOURCE_SECRET_SHOPIFY": "local-shopify-secret",
-    "LINE_CHANNEL_SECRET": "local-line-channel-secret",
-    "LINE_CHANNEL_ACCESS_TOKEN": "local-line-access-token",
-    "OMO_ADMIN_TOKEN": "local-admin-token",
-}
 STATE_FILE = Path(".omo2c-local.json")
 RETRY_BACKOFF_SECONDS = 1
 log = logging.getLogger("local_run")
@@ -53,67 +43,6 @@ def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def configure_environment(names: Names, aws_endpoint: str | None, gateway_url: str) -> dict[str, str]:
-    """Everything a handler reads from its environment, as the template (and AWS) would set it.
-
-    ``aws_endpoint`` None means moto intercepts in-process (``omo2c invoke`` without a running stack).
-    """
-    env = {
-        "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
-        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_METRICS_DISABLED": "true",
-        "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line", "OMO_LOCAL": "1",
-        **names.environment(),
-    }
-    env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
-    for key, default in LOCAL_SECRETS.items():
-        env[key] = os.environ.get(key, default)
-    if aws_endpoint:
-        env["AWS_ENDPOINT_URL"] = aws_endpoint
-    else:
-        os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(env)
-    from omo2c import wiring as services
-
-    services.reset()
-    return env
-
-
-def create_resources(template: Template, names: Names, client: Callable[[str], Any]) -> None:
-    """Tables, queues (dead-letter queues first), buses, rules and schedule groups of the template."""
-    dynamodb = client("dynamodb")
-    for logical_id, props in template.tables.items():
-        kwargs: dict[str, Any] = {"TableName": names.ref(logical_id), "KeySchema": props["KeySchema"],
-                                  "AttributeDefinitions": props["AttributeDefinitions"],
-                                  "BillingMode": "PAY_PER_REQUEST"}
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**kwargs)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            dynamodb.update_time_to_live(TableName=kwargs["TableName"], TimeToLiveSpecification=ttl)
-    sqs = client("sqs")
-    ordered = sorted(template.queues.values(), key=lambda q: q.dead_letter is not None)
-    for queue in ordered:
-        attributes = {"VisibilityTimeout": str(queue.visibility_timeout)}
-        if queue.dead_letter:
-            attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": names.arn(queue.dead_letter),
-                                                      "maxReceiveCount": queue.max_receive_count})
-        url = sqs.create_queue(QueueName=queue.logical_id, Attributes=attributes)["QueueUrl"]
-        names.queue_urls[queue.logical_id] = url
-    events = client("events")
-    for logical_id in template.buses:
-        events.create_event_bus(Name=names.ref(logical_id))
-    for rule in template.rules.values():
-        bus = names.ref(rule.bus)
-        events.put_rule(Name=rule.logical_id, EventBusName=bus, EventPattern=names.pattern_json(rule))
-        events.put_targets(Rule=rule.logical_id, EventBusName=bus, Targets=[
-            {"Id": target, "Arn": names.arn(target)} for target in rule.target_queues])
-    scheduler = client("scheduler")
-    for logical_id in template.schedule_groups:
-        scheduler.create_schedule_group(Name=names.ref(logical_id))
 
 
 class LambdaContext:
@@ -134,33 +63,20 @@ class LambdaContext:
 
 
 class FunctionHost:
-    """Imports each handler lazily by file path; one invocation at a time per function, like a warm container."""
+    """Invokes the template's handlers (imported once, on first use); one invocation at a time per function,
+    like a warm container."""
 
     def __init__(self, template: Template) -> None:
         self.template = template
-        self._modules: dict[str, ModuleType] = {}
         self._locks = {name: threading.Lock() for name in template.functions}
-        self._import_lock = threading.Lock()
 
     def module(self, logical_id: str) -> ModuleType:
-        with self._import_lock:
-            if logical_id not in self._modules:
-                function = self.template.functions[logical_id]
-                name = f"omo2c_local_{logical_id}"
-                spec = importlib.util.spec_from_file_location(name, function.module_path)
-                if spec is None or spec.loader is None:
-                    raise ImportError(function.module_path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                spec.loader.exec_module(module)
-                self._modules[logical_id] = module
-            return self._modules[logical_id]
+        return load_handler(logical_id, self.template)
 
     def invoke(self, logical_id: str, event: Any) -> Any:
-        function = self.template.functions[logical_id]
-        handler = getattr(self.module(logical_id), function.entry_point)
+        handler = entry_point(logical_id, self.template)
         with self._locks[logical_id]:
-            return handler(event, LambdaContext(function))
+            return handler(event, LambdaContext(self.template.functions[logical_id]))
 
 
 # ---------------------------------------------------------------------- HTTP API events
@@ -413,20 +329,13 @@ class LocalRun:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from infra.moto_speedups import install
-
-        install()
         aws_port = free_port()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
         self._moto.start()
         self.aws_endpoint = f"http://127.0.0.1:{aws_port}"
-        os.environ.update({"AWS_ENDPOINT_URL": self.aws_endpoint, "AWS_DEFAULT_REGION": REGION,
-                           "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
-        from omo2c.core.aws import client, reset_clients
+        self.env = provision(self.names, self.aws_endpoint, self.url)
+        from omo2c.core.aws import client
 
-        reset_clients()
-        create_resources(self.template, self.names, client)
-        self.env = configure_environment(self.names, self.aws_endpoint, self.url)
         for function in self.template.functions.values():
             for source in function.queues:
                 poller = Poller(self.host, function, source, self.names.queue_urls[source.queue], client("sqs"),

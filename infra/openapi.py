@@ -7,11 +7,10 @@ the bearer scheme exactly where the template puts the authorizer.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from typing import Any
 
+from infra.handlers import load_handler
 from infra.template import ROOT, load
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
@@ -34,17 +33,6 @@ def http_functions() -> list[dict[str, Any]]:
     return [{"logical_id": f.logical_id, "path": f.module_path,
              "routes": [(r.method.lower(), r.path, r.protected) for r in f.routes]}
             for f in load().functions.values() if f.routes]
-
-
-def _resolver(function: dict[str, Any]) -> Any:
-    path = function["path"]
-    name = f"openapi_{function['logical_id']}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module.app
 
 
 def canonical_schema() -> dict[str, Any]:
@@ -72,7 +60,7 @@ def build() -> dict[str, Any]:
     }
     delivery = canonical_schema()
     for function in http_functions():
-        generated = _resolver(function).get_openapi_schema(title="OMO2C").model_dump(
+        generated = load_handler(function["logical_id"]).app.get_openapi_schema(title="OMO2C").model_dump(
             mode="json", by_alias=True, exclude_none=True)
         for method, path, protected in function["routes"]:
             operation = generated.get("paths", {}).get(path, {}).get(method)

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from infra.template import Names, load
 from tests.support.aws import FakeContext
 
-TABLES = {"MembersTable": "t-members", "LedgerTable": "t-ledger", "CampaignsTable": "t-campaigns",
-          "IdempotencyTable": "t-idempotency"}
+TABLES = Names(load()).table_names()
 
 LOCAL_SECRETS = {
     "OMO_SOURCE_SECRET_POS": "test-pos-secret",
@@ -28,50 +27,26 @@ def lambda_context() -> FakeContext:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """moto with the template's tables, the queues and the bus; settings pointing at them."""
-    from moto import mock_aws
+    """moto with every resource the template declares and the environment pointing at them, as the
+    local run has it; a tap queue on the bus receives every event (see `published`)."""
+    from infra.moto_stack import in_process
 
-    from infra.moto_speedups import install
-
-    install()
-
-    for key in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
-        monkeypatch.delenv(key)
-    env = {"AWS_DEFAULT_REGION": "ap-northeast-1", "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "POWERTOOLS_TRACE_DISABLED": "1",
-           "POWERTOOLS_METRICS_NAMESPACE": "OMO2C", "POWERTOOLS_SERVICE_NAME": "omo2c",
-           "OMO_MEMBERS_TABLE": TABLES["MembersTable"], "OMO_LEDGER_TABLE": TABLES["LedgerTable"],
-           "OMO_CAMPAIGNS_TABLE": TABLES["CampaignsTable"], "OMO_IDEMPOTENCY_TABLE": TABLES["IdempotencyTable"],
-           "OMO_EVENT_BUS": "t-bus", **LOCAL_SECRETS}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
+    with in_process(secrets=LOCAL_SECRETS) as stack:
         import boto3
 
         from omo2c import wiring as services
-        from tests.support.aws import create_tables
 
-        create_tables(boto3.client("dynamodb"), TABLES)
         sqs = boto3.client("sqs")
-        ingest_url = sqs.create_queue(QueueName="t-ingest")["QueueUrl"]
-        send_url = sqs.create_queue(QueueName="t-send")["QueueUrl"]
-        monkeypatch.setenv("OMO_INGEST_QUEUE_URL", ingest_url)
-        monkeypatch.setenv("OMO_SEND_QUEUE_URL", send_url)
         events = boto3.client("events")
-        events.create_event_bus(Name="t-bus")
+        bus = stack.env["OMO_EVENT_BUS"]
         tap_url = sqs.create_queue(QueueName="t-bus-tap")["QueueUrl"]
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_rule(Name="tap", EventBusName="t-bus", EventPattern='{"source": [{"prefix": "omo2c"}]}')
-        events.put_targets(Rule="tap", EventBusName="t-bus", Targets=[{"Id": "tap", "Arn": tap_arn}])
-        boto3.client("scheduler").create_schedule_group(Name="t-campaigns")
-        for key, value in {"OMO_SCHEDULE_GROUP": "t-campaigns",
-                           "OMO_PLANNER_ARN": "arn:aws:lambda:ap-northeast-1:123456789012:function:planner",
-                           "OMO_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/scheduler",
-                           "OMO_SCHEDULE_DLQ_ARN": "arn:aws:sqs:ap-northeast-1:123456789012:t-send-dlq"}.items():
-            monkeypatch.setenv(key, value)
+        events.put_rule(Name="tap", EventBusName=bus, EventPattern='{"source": [{"prefix": "omo2c"}]}')
+        events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
         services.reset()
-        yield {"sqs": sqs, "ingest_url": ingest_url, "send_url": send_url, "tap_url": tap_url,
-               "dynamodb": boto3.client("dynamodb")}
+        yield {"sqs": sqs, "ingest_url": stack.queue_url("IngestQueue"), "send_url": stack.queue_url("SendQueue"),
+               "tap_url": tap_url, "dynamodb": boto3.client("dynamodb"), "stack": stack}
+        monkeypatch.undo()  # the test's own setenv before the stack gives the environment back
         services.reset()
 
 

@@ -6,8 +6,8 @@ import hmac
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from omo2c import wiring
 from omo2c.core.observability import logger
-from omo2c.core.secrets import get_secret
 
 
 def is_authorized(header: str | None, token: str) -> bool:
@@ -16,9 +16,10 @@ def is_authorized(header: str | None, token: str) -> bool:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    allowed = is_authorized(headers.get("authorization"), get_secret("admin-token"))
+    token = (services or wiring.production()).secrets.get("admin-token")
+    allowed = is_authorized(headers.get("authorization"), token)
     if not allowed:
         logger.info("admin request refused", extra={"route": event.get("routeKey")})
     return {"isAuthorized": allowed, "context": {"principal": "admin"} if allowed else {}}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -12,45 +11,50 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.channels.line import signature_valid
 from omo2c.core.errors import MalformedBody, PayloadTooLarge, Unauthenticated
 from omo2c.core.http import create_app, json_response
 from omo2c.core.observability import logger, metrics
-from omo2c.core.secrets import get_secret
-from omo2c.core.settings import get_settings
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
 
 app = create_app()
-prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.binding.storage")
+prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
+_handlers: dict[str, object] = {}
 
 
-@cache
-def handle_once():
+def handle_once(services: wiring.Services):
     """Redeliveries (same webhookEventId) return the first outcome without acting again."""
-    store = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    table = services.settings.idempotency_table
+    if table not in _handlers:
+        store = DynamoDBPersistenceLayer(table_name=table)
 
-    @idempotent_function(data_keyword_argument="event", persistence_store=store, config=IDEMPOTENCY)
-    def handle(event: dict) -> str:
-        return services.line_conversation().handle(event)
+        @idempotent_function(data_keyword_argument="event", persistence_store=store, config=IDEMPOTENCY)
+        def handle(event: dict, conversation) -> str:
+            return conversation.handle(event)
 
-    return handle
+        _handlers[table] = handle
+    handle = _handlers[table]
+    return lambda event: handle(event=event, conversation=services.line_conversation)
 
 
 @app.post("/line/webhook")
 def line_webhook():
+    services: wiring.Services = app.context["services"]
     body = app.current_event.decoded_body or ""
-    if len(body.encode()) > get_settings().max_body_bytes:
+    if len(body.encode()) > services.settings.max_body_bytes:
         raise PayloadTooLarge("body is too large")
-    if not signature_valid(body, app.current_event.headers.get("x-line-signature"), get_secret("line-channel-secret")):
+    secret = services.secrets.get("line-channel-secret")
+    if not signature_valid(body, app.current_event.headers.get("x-line-signature"), secret):
         raise Unauthenticated("missing or invalid X-Line-Signature")
     try:
         events = json.loads(body).get("events", [])
     except (json.JSONDecodeError, AttributeError) as exc:
         raise MalformedBody("body is not a LINE webhook payload") from exc
-    outcomes = [handle_once()(event=e) for e in events if isinstance(e, dict)]
+    handle = handle_once(services)
+    outcomes = [handle(e) for e in events if isinstance(e, dict)]
     metrics.add_metric(name="LineEvents", unit="Count", value=len(outcomes))
     return json_response(200, {"handled": outcomes})
 
@@ -58,6 +62,7 @@ def line_webhook():
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     IDEMPOTENCY.register_lambda_context(context)
+    app.append_context(services=services or wiring.production())
     return app.resolve(event, context)

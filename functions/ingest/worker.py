@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import wiring as services
-from omo2c.core.bus import publisher
+from omo2c import wiring
 from omo2c.core.observability import logger, metrics
-from omo2c.core.settings import get_settings
 from omo2c.core.snapstart import prime
-from omo2c.sources.canonical import CanonicalEvent
+from omo2c.sources.canonical import QueuedCanonicalEvent
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, model=QueuedCanonicalEvent)
 prime("omo2c.members.storage", "omo2c.staff.storage", "omo2c.members.resolution")
 
 
-def record_handler(record: SQSRecord) -> None:
-    event = CanonicalEvent.model_validate_json(record.body)
-    outcome = services.resolver().record(event)
-    publisher(get_settings(), "omo2c.ingest").publish(outcome.events)
+def record_handler(record: QueuedCanonicalEvent, services: wiring.Services) -> None:
+    outcome = services.resolver.record(record.body)
+    services.publish(outcome.events)
     metrics.add_metric(name="DuplicateEvents" if outcome.duplicate else "EventsRecorded", unit="Count", value=1)
     if outcome.merged:
         metrics.add_metric(name="MembersMerged", unit="Count", value=len(outcome.merged))
@@ -28,6 +26,6 @@ def record_handler(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
+    return process_partial_response(event=event, processor=processor, context=context,
+                                    record_handler=partial(record_handler, services=services or wiring.production()))

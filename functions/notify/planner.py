@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.core.errors import NotFound
 from omo2c.core.observability import logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     campaign_id = str(event.get("campaign_id", ""))
     try:
-        result = services.campaign_service().run(campaign_id, trigger="schedule")
+        result = (services or wiring.production()).campaign_service.run(campaign_id, trigger="schedule")
     except NotFound:
         logger.warning("schedule names no campaign", extra={"campaign_id": campaign_id[:64]})
         return {"campaign_id": campaign_id[:64], "skipped": "no such campaign"}

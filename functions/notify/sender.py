@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
@@ -17,8 +18,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage")
 
 
-def record_handler(record: SQSRecord) -> None:
-    outcome = services.campaign_service().send(json.loads(record.body))
+def record_handler(record: SQSRecord, services: wiring.Services) -> None:
+    outcome = services.campaign_service.send(json.loads(record.body))
     for name, count in outcome.items():
         metrics.add_metric(name=f"Send_{name}", unit="Count", value=count)
 
@@ -26,6 +27,6 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
+    return process_partial_response(event=event, processor=processor, context=context,
+                                    record_handler=partial(record_handler, services=services or wiring.production()))

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import json
+from functools import partial
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.core.observability import logger, metrics
+from omo2c.events import MemberBound, MemberCreated, OrderRecorded, queued
 
-processor = BatchProcessor(event_type=EventType.SQS)
+NotifyEvents = queued(MemberCreated, MemberBound, OrderRecorded)
+processor = BatchProcessor(event_type=EventType.SQS, model=NotifyEvents)
 
 
-def record_handler(record: SQSRecord) -> None:
-    envelope = json.loads(record.body)
-    services.campaign_service().on_event(str(envelope.get("detail-type", "")), envelope.get("detail") or {})
+def record_handler(record: NotifyEvents, services: wiring.Services) -> None:  # type: ignore[valid-type]
+    services.campaign_service.on_event(record.body.detail)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
+    return process_partial_response(event=event, processor=processor, context=context,
+                                    record_handler=partial(record_handler, services=services or wiring.production()))

@@ -1,145 +1,190 @@
-"""Production wiring of the domain services, built lazily once per process."""
+"""Composition: which store, client and policy each service gets — and nothing else.
+
+A function builds :func:`production` once per process, lazily (storage modules and line-bot-sdk
+load on first use, keeping them off the import of handlers that do not need them). Tests build
+their own :class:`Services` with fakes passed in and hand it to a handler's ``services`` argument.
+"""
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
-from omo2c.core.settings import get_settings
+from omo2c.core.aws import reset_clients
+from omo2c.core.secrets import Secrets
+from omo2c.core.settings import Settings
+from omo2c.events import BusEvent
 
 if TYPE_CHECKING:
+    from omo2c.attribution.service import CommissionService
+    from omo2c.binding.model import BindingPolicy
+    from omo2c.campaigns.service import CampaignService
+    from omo2c.channels.line import LineMessenger
+    from omo2c.channels.sms import SmsSender
+    from omo2c.core.bus import EventPublisher
+    from omo2c.line.conversation import LineConversation
+    from omo2c.members.admin import MembersAdmin
     from omo2c.members.resolution import Policy, Resolver
     from omo2c.members.storage import DynamoMemberStore
+    from omo2c.sources.queue import IngestQueue
+    from omo2c.staff.admin import StaffAdmin
+    from omo2c.staff.storage import StaffDirectory
+
+
+class Services:
+    def __init__(self, settings: Settings, *, messenger: LineMessenger | None = None, sms: SmsSender | None = None,
+                 publisher: EventPublisher | None = None, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self._messenger, self._sms, self._publisher = messenger, sms, publisher
+        self.clock = clock or (lambda: datetime.now(tz=UTC))
+
+    # ------------------------------------------------------------------ plumbing
+    @cached_property
+    def secrets(self) -> Secrets:
+        return Secrets(self.settings.secrets_path)
+
+    @cached_property
+    def publisher(self) -> EventPublisher:
+        if self._publisher is not None:
+            return self._publisher
+        from omo2c.core.bus import EventPublisher
+
+        return EventPublisher(self.settings.event_bus)
+
+    def publish(self, events: list[BusEvent]) -> None:
+        if events:
+            self.publisher.publish(events)
+
+    @cached_property
+    def ingest_queue(self) -> IngestQueue:
+        from omo2c.core.queues import BatchSender
+        from omo2c.sources.queue import IngestQueue
+
+        return IngestQueue(BatchSender(self.settings.ingest_queue_url))
+
+    @property
+    def messenger(self) -> LineMessenger:
+        if self._messenger is None:
+            from omo2c.channels.line import MessagingApiMessenger
+
+            self._messenger = MessagingApiMessenger(self.settings.line_api_endpoint,
+                                                    self.secrets.get("line-channel-access-token"))
+        return self._messenger
+
+    @property
+    def sms(self) -> SmsSender:
+        if self._sms is None:
+            from omo2c.channels.sms import SnsSmsSender
+
+            self._sms = SnsSmsSender()
+        return self._sms
+
+    # ------------------------------------------------------------------ stores
+    @cached_property
+    def members(self) -> DynamoMemberStore:
+        from omo2c.members.storage import DynamoMemberStore
+
+        return DynamoMemberStore(self.settings)
+
+    @cached_property
+    def staff_directory(self) -> StaffDirectory:
+        from omo2c.staff.storage import StaffDirectory
+
+        return StaffDirectory(self.settings)
+
+    # ------------------------------------------------------------------ policies
+    def resolution_policy(self) -> Policy:
+        """Read at every event: a store's phone joins the block list within a minute of being registered."""
+        from omo2c.identity.identifiers import BlockList
+        from omo2c.members.resolution import Policy
+
+        blocklist = BlockList(self.settings.blocked_identifiers, self.settings.default_region)
+        return Policy(blocklist=blocklist.with_phones(self.staff_directory.store_phones()),
+                      region=self.settings.default_region,
+                      identifier_member_limit=self.settings.identifier_member_limit)
+
+    @cached_property
+    def binding_policy(self) -> BindingPolicy:
+        from omo2c.binding.model import BindingPolicy
+
+        return BindingPolicy(self.settings.binding_cooldown_days, self.settings.binding_expiry_days,
+                             self.settings.binding_policy_version)
+
+    # ------------------------------------------------------------------ services
+    @cached_property
+    def resolver(self) -> Resolver:
+        from omo2c.members.resolution import Resolver
+
+        return Resolver(self.members, self.resolution_policy)
+
+    @cached_property
+    def members_admin(self) -> MembersAdmin:
+        from omo2c.members.admin import MembersAdmin
+
+        return MembersAdmin(self.members, self.publish, self.binding_policy, self.settings.napl_window_days,
+                            self.settings.default_region, self.clock)
+
+    @cached_property
+    def commission_service(self) -> CommissionService:
+        from omo2c.attribution.ledger import Rates
+        from omo2c.attribution.lookups import CreditLookups
+        from omo2c.attribution.rules import AttributionPolicy
+        from omo2c.attribution.service import CommissionService
+        from omo2c.attribution.storage import LedgerStore
+
+        settings = self.settings
+        return CommissionService(LedgerStore(settings), CreditLookups(self.staff_directory, self.members),
+                                 Rates.from_config(settings.commission_rates),
+                                 AttributionPolicy(settings.referral_valid_days, self.binding_policy),
+                                 settings.holding_days, self.clock)
+
+    @cached_property
+    def line_conversation(self) -> LineConversation:
+        from omo2c.identity.storage import PhoneProofs
+        from omo2c.line.conversation import LineConversation
+        from omo2c.line.storage import LineReads
+
+        settings = self.settings
+        return LineConversation(
+            resolver=self.resolver, members=self.members, reads=LineReads(self.members),
+            proofs=PhoneProofs(settings), directory=self.staff_directory, messenger=self.messenger, sms=self.sms,
+            publish=self.publish, brand=settings.brand_name, blocklist=self.resolution_policy().blocklist,
+            opt_out_keywords=settings.opt_out_keywords, opt_in_keywords=settings.opt_in_keywords,
+            binding_policy=self.binding_policy, clock=self.clock)
+
+    @cached_property
+    def staff_admin(self) -> StaffAdmin:
+        from omo2c.staff.admin import StaffAdmin
+
+        return StaffAdmin(self.staff_directory, self.members, self.settings.line_basic_id, self.publish,
+                          self.binding_policy, self.clock)
+
+    @cached_property
+    def campaign_service(self) -> CampaignService:
+        from omo2c.campaigns.queue import SendQueue
+        from omo2c.campaigns.schedules import CampaignSchedules
+        from omo2c.campaigns.service import CampaignService, Rules
+        from omo2c.campaigns.storage import CampaignStore
+        from omo2c.core.queues import BatchSender
+
+        settings = self.settings
+        rules = Rules([tuple(w) for w in settings.quiet_hours], settings.frequency_cap_max, settings.frequency_cap_days,
+                      settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon,
+                      settings.napl_window_days, self.binding_policy)
+        return CampaignService(CampaignStore(settings), self.members, self.staff_directory,
+                               SendQueue(BatchSender(settings.send_queue_url)), CampaignSchedules(settings),
+                               lambda: self.messenger, lambda: self.sms, rules, self.clock)
 
 
 @cache
-def member_store() -> DynamoMemberStore:
-    from omo2c.members.storage import DynamoMemberStore
-
-    return DynamoMemberStore(get_settings())
-
-
-def resolution_policy() -> Policy:
-    """The block list includes the stores' own phones, read from the store records."""
-    from omo2c.identity.identifiers import BlockList
-    from omo2c.members.resolution import Policy
-
-    settings = get_settings()
-    blocklist = BlockList(settings.blocked_identifiers, settings.default_region)
-    return Policy(blocklist=blocklist.with_phones(staff_directory().store_phones()),
-                  region=settings.default_region,
-                  identifier_member_limit=settings.identifier_member_limit)
-
-
-@cache
-def resolver() -> Resolver:
-    from omo2c.members.resolution import Resolver
-
-    return Resolver(member_store(), resolution_policy)
+def production() -> Services:
+    """The process's services, from the environment the template sets."""
+    return Services(Settings.from_env())
 
 
 def reset() -> None:
-    """Forget cached settings, clients and services (tests change the environment)."""
-    from omo2c.core.aws import reset_clients
-
-    get_settings.cache_clear()
-    for cached in (member_store, resolver, staff_directory, commission_service, member_contacts,
-                   line_conversation, staff_admin, campaign_service):
-        if hasattr(cached, "cache_clear"):
-            cached.cache_clear()
+    """Forget the process's services and clients (tests and the local run change the environment)."""
+    production.cache_clear()
     reset_clients()
-
-
-@cache
-def staff_directory():
-    from omo2c.staff.storage import StaffDirectory
-
-    return StaffDirectory(get_settings())
-
-
-class _CreditLookups:
-    """Staff, codes and bindings as the attribution rules ask for them."""
-
-    def staff(self, staff_id):
-        return staff_directory().staff(staff_id)
-
-    def staff_many(self, staff_ids):
-        return staff_directory().staff_many(staff_ids)
-
-    def code(self, code):
-        return staff_directory().code(code)
-
-    def binding(self, member_id):
-        member = member_store().get_member(member_id)
-        return member.binding if member else None
-
-
-@cache
-def commission_service():
-    from omo2c.attribution.ledger import Rates
-    from omo2c.attribution.rules import AttributionPolicy
-    from omo2c.attribution.service import CommissionService
-    from omo2c.attribution.storage import LedgerStore
-
-    settings = get_settings()
-    return CommissionService(LedgerStore(settings), _CreditLookups(), Rates.from_config(settings.commission_rates),
-                             AttributionPolicy(settings.referral_valid_days, settings.binding_expiry_days),
-                             settings.holding_days)
-
-
-@cache
-def member_contacts():
-    from omo2c.binding.storage import MemberContacts
-
-    return MemberContacts(get_settings(), member_store())
-
-
-def binding_policy():
-    from omo2c.binding.model import BindingPolicy
-
-    settings = get_settings()
-    return BindingPolicy(settings.binding_cooldown_days, settings.binding_expiry_days, settings.binding_policy_version)
-
-
-def publish(events: list, source: str) -> None:
-    from omo2c.core.bus import publisher
-
-    publisher(get_settings(), source).publish(events)
-
-
-@cache
-def line_conversation():
-    from omo2c.channels.line import messenger
-    from omo2c.channels.sms import SnsSmsSender
-    from omo2c.line.conversation import LineConversation
-
-    settings = get_settings()
-    policy = resolution_policy()
-    return LineConversation(
-        resolver=resolver(), finder=member_store(), contacts=member_contacts(), directory=staff_directory(),
-        messenger=messenger(), sms=SnsSmsSender(), publish=publish, brand=settings.brand_name,
-        blocklist=policy.blocklist, opt_out_keywords=settings.opt_out_keywords,
-        opt_in_keywords=settings.opt_in_keywords, binding_policy=binding_policy())
-
-
-@cache
-def staff_admin():
-    from omo2c.staff.admin import StaffAdmin
-
-    return StaffAdmin(staff_directory(), member_contacts(), get_settings().line_basic_id, publish, binding_policy())
-
-
-@cache
-def campaign_service():
-    from omo2c.campaigns.schedules import CampaignSchedules, MemberSource, SendQueue, StaffNames
-    from omo2c.campaigns.service import CampaignService, Rules
-    from omo2c.campaigns.storage import CampaignStore
-    from omo2c.channels.line import messenger
-    from omo2c.channels.sms import SnsSmsSender
-
-    settings = get_settings()
-    rules = Rules([tuple(w) for w in settings.quiet_hours], settings.frequency_cap_max, settings.frequency_cap_days,
-                  settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon,
-                  settings.napl_window_days)
-    return CampaignService(CampaignStore(settings), MemberSource(), StaffNames(), SendQueue(settings.send_queue_url),
-                           CampaignSchedules(settings), messenger, SnsSmsSender, rules)

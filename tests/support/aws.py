@@ -1,40 +1,13 @@
-"""Test plumbing: the template's DynamoDB tables, queues and bus inside moto."""
+"""Test plumbing: events and a context for calling handlers (loaded by ``load_handler``, as the local run does)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from types import ModuleType
 from typing import Any
 
-from infra.template import load
+from infra.handlers import load_handler
 
-
-def create_tables(dynamodb: Any, names: dict[str, str]) -> None:
-    """Create each table the template declares, under the physical name given for its logical id."""
-    for logical_id, props in load().tables.items():
-        if logical_id not in names:
-            continue
-        kwargs: dict[str, Any] = {
-            "TableName": names[logical_id], "KeySchema": props["KeySchema"],
-            "AttributeDefinitions": props["AttributeDefinitions"], "BillingMode": "PAY_PER_REQUEST",
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        dynamodb.create_table(**kwargs)
-
-
-def load_handler(logical_id: str) -> ModuleType:
-    """Import a function's handler module the way the template names it."""
-    function = load().functions[logical_id]
-    name = f"handler_{logical_id}"
-    spec = importlib.util.spec_from_file_location(name, function.module_path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+__all__ = ["FakeContext", "http_event", "load_handler", "sqs_event"]
 
 
 def sqs_event(bodies: list[Any], queue_arn: str = "arn:aws:sqs:ap-northeast-1:123456789012:q") -> dict[str, Any]:

@@ -41,9 +41,6 @@ class Lookups:
     def staff(self, staff_id) -> Staff | None:
         return self.staff_by_id.get(staff_id)
 
-    def staff_many(self, ids):
-        return {i: self.staff_by_id[i] for i in ids if i in self.staff_by_id}
-
     def code(self, code) -> StaffCode | None:
         return self.codes.get(code)
 

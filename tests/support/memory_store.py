@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from omo2c.core.errors import Conflict
 from omo2c.identity.identifiers import Identifier
-from omo2c.members.model import Member, OrderRecord
-from omo2c.members.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan, unmerge_plan
+from omo2c.members.model import Member
+from omo2c.members.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan
+from omo2c.orders.model import OrderRecord
 
 
 class MemoryMemberStore:
@@ -115,14 +116,23 @@ class MemoryMemberStore:
             order.version = plan.order_expected_version + 1
             self.orders[(order.source, order.order_id)] = order
 
-    def unmerge(self, survivor_id: str, merge_id: str | None, at: int):
-        record = self.merges[merge_id] if merge_id else max(self.merges.values(), key=lambda m: m.merge_id)
-        survivor = self.members_by_id[record.survivor_id]
-        absorbed = self.members_by_id[record.absorbed_id]
-        remaining, restored = unmerge_plan(record, survivor, absorbed, at)
+    def member_as_stored(self, member_id: str) -> Member | None:
+        member = self.members_by_id.get(member_id)
+        return copy.deepcopy(member) if member else None
+
+    def merge_history(self, member_id: str) -> list[MergeRecord]:
+        return [copy.deepcopy(m) for m in self.merges.values() if m.survivor_id == member_id]
+
+    def binding_history(self, member_id: str) -> list[dict]:
+        return []
+
+    def commit_unmerge(self, record, survivor, absorbed, remaining, restored) -> None:
+        if self.members_by_id[survivor.member_id].version != survivor.version \
+                or self.members_by_id[absorbed.member_id].version != absorbed.version \
+                or self.merges[record.merge_id].status != "merged":
+            raise Conflict("unmerge")
         self.members_by_id[remaining.member_id] = replace(remaining, version=survivor.version + 1)
         self.members_by_id[restored.member_id] = replace(restored, version=absorbed.version + 1)
         for identifier in record.moved_identifiers:
             self.identities[identifier] = replace(self.identities[identifier], member_id=restored.member_id)
-        record.status = "unmerged"
-        return record, restored
+        self.merges[record.merge_id].status = "unmerged"

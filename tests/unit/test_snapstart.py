@@ -7,14 +7,13 @@ import sys
 
 import pytest
 
-from infra.template import ROOT, load
+from infra.template import ROOT
 
 PROBE = """
-import importlib.util, sys
+import sys
 from snapshot_restore_py import get_before_snapshot
-spec = importlib.util.spec_from_file_location("handler", {path!r})
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
+from infra.handlers import load_handler
+load_handler({function!r})
 assert {module!r} not in sys.modules, "loaded at import already"
 for hook, args, kwargs in get_before_snapshot():
     hook(*args, **kwargs)
@@ -27,8 +26,7 @@ assert {module!r} in sys.modules, "not loaded by the hooks"
     ("LineWebhookFunction", "linebot.v3.messaging"), ("SendWorkerFunction", "linebot.v3.messaging"),
 ])
 def test_before_snapshot_hooks_load_what_import_leaves_for_later(function, module):
-    path = str(load().functions[function].module_path)
-    result = subprocess.run([sys.executable, "-c", PROBE.format(path=path, module=module)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", PROBE.format(function=function, module=module)], cwd=ROOT,
                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
                                                                  "AWS_DEFAULT_REGION": "ap-northeast-1"})
     assert result.returncode == 0, result.stderr[-800:]

@@ -19,7 +19,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from omo2c.staff.model import Staff, StaffCode, credited_staff
+from omo2c.binding.model import Binding, BindingPolicy
+from omo2c.events import OrderRecorded
+from omo2c.staff.model import Staff, StaffCode, follow_departures
 
 
 @dataclass(frozen=True)
@@ -40,18 +42,14 @@ class OrderFacts:
     items: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def from_detail(cls, detail: dict[str, Any]) -> OrderFacts:
-        placed = detail.get("placed_at")
-        placed_at = (datetime.fromtimestamp(int(placed) / 1000, tz=UTC) if placed is not None
-                     else datetime.fromisoformat(detail["occurred_at"]))
+    def from_event(cls, event: OrderRecorded) -> OrderFacts:
+        placed_at = (datetime.fromtimestamp(event.placed_at / 1000, tz=UTC) if event.placed_at is not None
+                     else event.occurred_at)
         return cls(
-            source=str(detail["source"]), order_id=str(detail["order_id"]), channel=str(detail["channel"]),
-            status=str(detail.get("status", "open")), version=str(detail["version"]),
-            event_type=str(detail.get("event_type", "")), member_id=detail.get("member_id") or None,
-            store_id=detail.get("store_id"), staff_id=detail.get("staff_id"),
-            referral_code=detail.get("referral_code"), placed_at=placed_at,
-            net_kept=Decimal(str(detail.get("net_kept", "0"))), currency=str(detail.get("currency", "TWD")),
-            items=list(detail.get("items") or []),
+            source=event.source, order_id=event.order_id, channel=event.channel, status=event.status,
+            version=event.version, event_type=event.event_type, member_id=event.member_id or None,
+            store_id=event.store_id, staff_id=event.staff_id, referral_code=event.referral_code,
+            placed_at=placed_at, net_kept=event.net_kept, currency=event.currency, items=list(event.items),
         )
 
 
@@ -77,17 +75,15 @@ class Credit:
 class CreditLookups(Protocol):
     def staff(self, staff_id: str) -> Staff | None: ...
 
-    def staff_many(self, staff_ids: set[str]) -> dict[str, Staff]: ...
-
     def code(self, code: str) -> StaffCode | None: ...
 
-    def binding(self, member_id: str) -> dict[str, Any] | None: ...
+    def binding(self, member_id: str) -> Binding | None: ...
 
 
 @dataclass(frozen=True)
 class AttributionPolicy:
     referral_valid_days: int = 7
-    binding_expiry_days: int = 180
+    binding: BindingPolicy = field(default_factory=BindingPolicy)
 
 
 def parse_referral(value: str) -> tuple[str, datetime | None, datetime | None]:
@@ -100,47 +96,18 @@ def parse_referral(value: str) -> tuple[str, datetime | None, datetime | None]:
     return parts[0], times[0], times[1]
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _resolve(staff: Staff | None, lookups: CreditLookups) -> tuple[Staff | None, str | None, str]:
-    """Follow departures to whoever took the customers over."""
-    if staff is None or staff.active:
-        return staff, None, ""
-    chain = {staff.staff_id: staff}
-    current = staff
-    for _ in range(5):
-        if current.transfer_to_staff_id and current.transfer_to_staff_id not in chain:
-            nxt = lookups.staff(current.transfer_to_staff_id)
-            if nxt is None:
-                break
-            chain[nxt.staff_id] = nxt
-            if nxt.active:
-                break
-            current = nxt
-        else:
-            break
-    target, store, hops = credited_staff(staff, chain)
-    note = f"{' → '.join(hops)} left; " if hops else ""
-    return target, store, note
-
-
 def _credit_for(staff: Staff | None, fallback_store: str | None, rule: str, reason: str, trace: list[RuleTry],
                 lookups: CreditLookups) -> Credit | None:
-    target, store, note = _resolve(staff, lookups)
-    if target is not None:
-        trace.append(RuleTry(rule, True, f"{reason}; {note}credited to {target.staff_id}".replace("; ; ", "; ")))
+    """Credit the staff member, or whoever took their customers over when they left."""
+    handover = follow_departures(staff, lookups.staff)
+    note = f"{' → '.join(handover.hops)} left; " if handover.hops else ""
+    if handover.staff is not None:
+        target = handover.staff
+        trace.append(RuleTry(rule, True, f"{reason}; {note}credited to {target.staff_id}"))
         return Credit(target.staff_id, target.store_id or fallback_store, rule, tuple(trace))
-    if store is not None:
-        trace.append(RuleTry(rule, True, f"{reason}; {note}credited to store {store}"))
-        return Credit(None, store, rule, tuple(trace))
+    if handover.store_id is not None:
+        trace.append(RuleTry(rule, True, f"{reason}; {note}credited to store {handover.store_id}"))
+        return Credit(None, handover.store_id, rule, tuple(trace))
     return None
 
 
@@ -187,25 +154,20 @@ def decide_credit(order: OrderFacts, lookups: CreditLookups, policy: Attribution
     binding = lookups.binding(order.member_id) if order.member_id else None
     if not order.member_id:
         trace.append(RuleTry("active_binding", False, "the order has no member"))
-    elif not binding or not binding.get("staff_id"):
+    elif binding is None or not binding.staff_id:
         trace.append(RuleTry("active_binding", False, "the member is not bound to a staff member"))
+    elif binding.bound_at > order.placed_at:
+        trace.append(RuleTry("active_binding", False, "the binding was made after the order"))
+    elif not binding.is_active(order.placed_at, policy.binding):
+        trace.append(RuleTry("active_binding", False,
+                             f"the binding expired: no interaction for {policy.binding.expiry_days} days"))
     else:
-        bound_at = _parse_time(binding.get("bound_at"))
-        last = _parse_time(binding.get("last_interaction_at")) or bound_at
-        expiry = timedelta(days=policy.binding_expiry_days)
-        if bound_at is None or bound_at > order.placed_at:
-            trace.append(RuleTry("active_binding", False, "the binding was made after the order"))
-        elif last is not None and order.placed_at - last > expiry:
-            trace.append(RuleTry("active_binding", False,
-                                 f"the binding expired: no interaction for {policy.binding_expiry_days} days"))
-        else:
-            staff = lookups.staff(str(binding["staff_id"])) or Staff(str(binding["staff_id"]),
-                                                                     str(binding["staff_id"]), binding.get("store_id"))
-            credit = _credit_for(staff, binding.get("store_id"), "active_binding",
-                                 f"member bound to {binding['staff_id']} since {bound_at.date().isoformat()}",
-                                 trace, lookups)
-            if credit:
-                return credit
+        staff = lookups.staff(binding.staff_id) or Staff(binding.staff_id, binding.staff_id, binding.store_id)
+        credit = _credit_for(staff, binding.store_id, "active_binding",
+                             f"member bound to {binding.staff_id} since {binding.bound_at.date().isoformat()}",
+                             trace, lookups)
+        if credit:
+            return credit
 
     trace.append(RuleTry("unattributed", True, "no rule matched"))
     return Credit(None, None, "unattributed", tuple(trace))

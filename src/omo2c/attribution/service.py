@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from omo2c.attribution.ledger import Attribution, Entry, Rates, commission, next_entry, now_utc, statement
 from omo2c.attribution.rules import AttributionPolicy, CreditLookups, OrderFacts, decide_credit
 from omo2c.core.errors import Conflict, InvalidEvent, NotFound
+from omo2c.events import OrderRecorded
 
 MAX_ATTEMPTS = 8
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -32,9 +33,9 @@ class CommissionService:
         self.ledger, self.lookups, self.rates, self.policy = ledger, lookups, rates, policy
         self.holding_days, self.clock = holding_days, clock
 
-    def record(self, detail: dict[str, Any]) -> str:
+    def record(self, event: OrderRecorded) -> str:
         """Apply one ``order.recorded``; redeliveries and older versions change nothing."""
-        order = OrderFacts.from_detail(detail)
+        order = OrderFacts.from_event(event)
         if order.status == "pending":
             return "waiting for the order itself"
         for _ in range(MAX_ATTEMPTS):
@@ -84,6 +85,3 @@ class CommissionService:
 def _check_month(month: str) -> None:
     if not MONTH.match(month or ""):
         raise InvalidEvent("month must be YYYY-MM", [{"field": "month", "problem": "expected YYYY-MM"}])
-
-
-

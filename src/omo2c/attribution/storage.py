@@ -21,7 +21,7 @@ from omo2c.attribution.ledger import Attribution, Entry
 from omo2c.attribution.rules import Credit, RuleTry
 from omo2c.core.dynamo import DecimalAttribute, configure
 from omo2c.core.errors import Conflict
-from omo2c.core.settings import Settings, get_settings
+from omo2c.core.settings import Settings
 
 
 class _LedgerTable(Model):
@@ -104,8 +104,8 @@ def _plain(value: Any) -> Any:
 
 
 class LedgerStore:
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         configure(self.settings, LEDGER_MODELS, self.settings.ledger_table)
 
     def load(self, source: str, order_id: str) -> tuple[Attribution | None, list[Entry]]:

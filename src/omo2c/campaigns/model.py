@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -111,3 +112,19 @@ class Campaign(CampaignIn):
     model_config = ConfigDict(extra="ignore")
     campaign_id: str
     created_at: str
+
+
+@dataclass
+class SendRecord:
+    """One member's send in one run: claimed before the provider is called, settled after."""
+
+    campaign_id: str
+    run_id: str
+    member_id: str
+    channel: str | None
+    status: str
+    kind: str = "campaign"
+    reason: str | None = None
+    job_id: str | None = None
+    provider_message_id: str | None = None
+    sent_at: str | None = None

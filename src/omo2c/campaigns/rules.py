@@ -8,8 +8,8 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from omo2c.binding.model import BindingPolicy, active
 from omo2c.campaigns.model import Segment
-from omo2c.identity.identifiers import IdentifierKind
 from omo2c.members.model import NO_ORDER_DAY, Member
 
 
@@ -49,7 +49,8 @@ def _merge(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return merged
 
 
-def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 90) -> bool:
+def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 90,
+            binding_policy: BindingPolicy | None = None) -> bool:
     """The segment's remaining filters, applied to members the index range already selected."""
     if not member.live:
         return False
@@ -68,10 +69,10 @@ def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 
         return False
     if segment.tags and not set(segment.tags) & set(member.tags):
         return False
-    if segment.store_ids and (member.binding or {}).get("store_id") not in segment.store_ids:
+    binding = active(member.binding, now, binding_policy or BindingPolicy())
+    if segment.store_ids and (binding.store_id if binding else None) not in segment.store_ids:
         return False
-    return segment.bound is None or segment.bound == bool((member.binding or {}).get("staff_id")
-                                                          or (member.binding or {}).get("store_id"))
+    return segment.bound is None or segment.bound == (binding is not None)
 
 
 class _Blank(dict):
@@ -92,15 +93,6 @@ class ChannelChoice:
     address: str | None = None
 
 
-def line_user(member: Member) -> str | None:
-    return (member.line or {}).get("user_id") or next(
-        (i.value for i in member.identifiers if i.kind is IdentifierKind.LINE_USER), None)
-
-
-def phone_of(member: Member) -> str | None:
-    return next((i.value for i in member.identifiers if i.kind is IdentifierKind.PHONE), None)
-
-
 def choose_channel(member: Member, channels: list[str], opted_out: bool) -> ChannelChoice:
     """Consent first: LINE when followed and reachable, else SMS when the member opted in to SMS."""
     if opted_out:
@@ -108,13 +100,13 @@ def choose_channel(member: Member, channels: list[str], opted_out: bool) -> Chan
     reasons = []
     for channel in channels:
         if channel == "line":
-            user = line_user(member)
-            if user and member.line.get("followed") and member.line.get("reachable", True) \
+            user = member.line_user_id
+            if user and member.line is not None and member.line.reachable \
                     and member.consent.get("line", True) is not False:
                 return ChannelChoice("line", address=user)
             reasons.append("line_unreachable")
         elif channel == "sms":
-            phone = phone_of(member)
+            phone = member.phone
             if phone and member.consent.get("sms") is True:
                 return ChannelChoice("sms", address=phone)
             reasons.append("no_sms_consent" if phone else "no_phone")

@@ -14,17 +14,18 @@ import hashlib
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from omo2c.campaigns.model import Campaign, CampaignIn
+from omo2c.binding.model import BindingPolicy, active
+from omo2c.campaigns.model import Campaign, CampaignIn, SendRecord
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render, sms_cost
-from omo2c.campaigns.storage import SendRecord
 from omo2c.channels.line import LineMessenger, LineRejected
 from omo2c.channels.sms import SmsSender, segments
 from omo2c.core.errors import NotFound
+from omo2c.events import BusEvent, MemberBound, MemberCreated, OrderRecorded
 from omo2c.members.model import Member
 
 MULTICAST_LIMIT = 500
@@ -49,8 +50,8 @@ class Store(Protocol):
 
 
 class Members(Protocol):
-    def select(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]: ...
-    def many(self, member_ids: list[str]) -> dict[str, Member]: ...
+    def by_last_order_day(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]: ...
+    def live_members(self, member_ids: list[str]) -> dict[str, Member]: ...
 
 
 class Names(Protocol):
@@ -75,6 +76,7 @@ class Rules:
     sms_price: str
     welcome_coupon: str
     napl_window: int = 90
+    binding: BindingPolicy = field(default_factory=BindingPolicy)
 
 
 class CampaignService:
@@ -101,16 +103,19 @@ class CampaignService:
 
     # ------------------------------------------------------------------ planning
     def _text(self, campaign: Campaign, member: Member) -> str:
-        binding = member.binding or {}
+        """Signed by the member's staff member while the binding counts, else by the brand."""
+        binding = active(member.binding, self.clock(), self.rules.binding)
         return render(campaign.message, name=member.profile_value("name"),
-                      staff_name=self.names.staff_name(binding.get("staff_id")) or self.rules.brand,
-                      store_name=self.names.store_name(binding.get("store_id")), coupon=campaign.coupon)
+                      staff_name=(binding and self.names.staff_name(binding.staff_id)) or self.rules.brand,
+                      store_name=self.names.store_name(binding.store_id) if binding else None,
+                      coupon=campaign.coupon)
 
     def run(self, campaign_id: str, dry_run: bool = False, trigger: str = "manual") -> dict[str, Any]:
         campaign = self.get(campaign_id)
         now = self.clock()
-        members, items_read = self.members.select(day_ranges(campaign.segment, now, self.rules.napl_window))
-        due = [m for m in members if matches(m, campaign.segment, now, self.rules.napl_window)]
+        members, items_read = self.members.by_last_order_day(day_ranges(campaign.segment, now,
+                                                                        self.rules.napl_window))
+        due = [m for m in members if matches(m, campaign.segment, now, self.rules.napl_window, self.rules.binding)]
         planned: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
         line_groups: dict[str, list[str]] = defaultdict(list)
@@ -172,7 +177,7 @@ class CampaignService:
         cap_max = campaign.frequency_cap.max if campaign else self.rules.cap_max
         cap_days = campaign.frequency_cap.days if campaign else self.rules.cap_days
         channels = campaign.channels if campaign else [job["channel"]]
-        members = self.members.many(job["member_ids"])
+        members = self.members.live_members(job["member_ids"])
         outcome: Counter[str] = Counter()
         ready: list[tuple[Member, SendRecord, str]] = []
         fallback: list[str] = []
@@ -214,9 +219,9 @@ class CampaignService:
     def _personal_text(self, campaign: Campaign | None, job: dict[str, Any], member: Member) -> str:
         if campaign is not None:
             return self._text(campaign, member)
-        binding = member.binding or {}
+        binding = active(member.binding, self.clock(), self.rules.binding)
         if job.get("trigger") == "staff_welcome":
-            staff = self.names.staff_name(binding.get("staff_id")) or "您的專屬服務人員"
+            staff = (binding and self.names.staff_name(binding.staff_id)) or "您的專屬服務人員"
             return f"您好，我是{staff}，很高興成為您的專屬服務人員！有任何需要都可以直接在這裡找我。"
         return (f"歡迎加入{self.rules.brand}會員！下次消費輸入優惠碼 {self.rules.welcome_coupon} 即可折抵，"
                 "回覆 STOP 取消訂閱。")
@@ -226,8 +231,7 @@ class CampaignService:
         if not ready:
             return
         retry_key = str(uuid.UUID(hashlib.md5(job["job_id"].encode(), usedforsecurity=False).hexdigest()))
-        users = [str(m.line.get("user_id") or next(
-            (i.value for i in m.identifiers if i.kind.value == "line_user_id"), "")) for m, _, _ in ready]
+        users = [m.line_user_id or "" for m, _, _ in ready]
         texts = {text for _, _, text in ready}
         try:
             if len(ready) > 1 and len(texts) == 1:
@@ -249,10 +253,8 @@ class CampaignService:
         outcome["sent"] += len(ready)
 
     def _send_sms(self, ready: list[tuple[Member, SendRecord, str]], outcome: Counter[str]) -> None:
-        from omo2c.campaigns.rules import phone_of
-
         for member, record, text in ready:
-            phone = phone_of(member)
+            phone = member.phone
             if phone is None:
                 record.status, record.reason = "failed", "no_phone"
                 self.store.settle(record)
@@ -269,30 +271,26 @@ class CampaignService:
         return {"deferred": len(job["member_ids"])}
 
     # ------------------------------------------------------------------ triggers and conversions
-    def on_event(self, detail_type: str, detail: dict[str, Any]) -> str:
-        member_id = detail.get("member_id")
-        if not member_id:
-            return "ignored"
-        if detail_type == "member.created":
-            if detail.get("channel") == "pos" and (detail.get("consent") or {}).get("sms") is True:
-                self.jobs.enqueue([self._trigger_job("welcome_sms", "once", "sms", member_id)])
+    def on_event(self, event: BusEvent) -> str:
+        if isinstance(event, MemberCreated):
+            if event.channel == "pos" and event.consent.get("sms") is True:
+                self.jobs.enqueue([self._trigger_job("welcome_sms", "once", "sms", event.member_id)])
                 return "welcome sms queued"
             return "no welcome"
-        if detail_type == "member.bound" and detail.get("staff_id"):
-            self.jobs.enqueue([self._trigger_job("staff_welcome", str(detail["staff_id"]), "line", member_id)])
+        if isinstance(event, MemberBound) and event.staff_id:
+            self.jobs.enqueue([self._trigger_job("staff_welcome", event.staff_id, "line", event.member_id)])
             return "staff welcome queued"
-        if detail_type == "order.recorded" and detail.get("event_type") == "order.created":
-            return self._convert(detail)
+        if isinstance(event, OrderRecorded) and event.event_type == "order.created" and event.member_id:
+            return self._convert(event)
         return "ignored"
 
     def _trigger_job(self, trigger: str, run_id: str, channel: str, member_id: str) -> dict[str, Any]:
         return self._job(TRIGGERS[trigger], run_id, channel, [member_id], None, "trigger") | {"trigger": trigger}
 
-    def _convert(self, detail: dict[str, Any]) -> str:
+    def _convert(self, order: OrderRecorded) -> str:
         """Last touch: the latest campaign send within its conversion window before the order."""
-        placed = datetime.fromtimestamp(int(detail.get("placed_at") or 0) / 1000, tz=UTC)
-        sends = self.store.sends_before(str(detail["member_id"]), (placed - timedelta(days=90)).isoformat(),
-                                        placed.isoformat())
+        placed = datetime.fromtimestamp((order.placed_at or 0) / 1000, tz=UTC)
+        sends = self.store.sends_before(order.member_id, (placed - timedelta(days=90)).isoformat(), placed.isoformat())
         for send in sends:
             if send.kind != "campaign" or send.status != "sent" or not send.sent_at:
                 continue
@@ -300,9 +298,8 @@ class CampaignService:
             if campaign is None or placed - datetime.fromisoformat(send.sent_at) > timedelta(
                     days=campaign.conversion_days):
                 continue
-            added = self.store.add_conversion(send.campaign_id, send.run_id, send.member_id, str(detail["source"]),
-                                              str(detail["order_id"]), Decimal(str(detail.get("net_kept", "0"))),
-                                              str(detail.get("currency", "TWD")), placed.isoformat())
+            added = self.store.add_conversion(send.campaign_id, send.run_id, send.member_id, order.source,
+                                              order.order_id, order.net_kept, order.currency, placed.isoformat())
             return "conversion counted" if added else "conversion already counted"
         return "no campaign touch"
 

@@ -8,8 +8,6 @@ Sends carry ``member_id``/``sent_at`` for the ByMemberSends index: frequency cap
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +16,9 @@ from pynamodb.exceptions import PutError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from omo2c.campaigns.model import Campaign
+from omo2c.campaigns.model import Campaign, SendRecord
 from omo2c.core.dynamo import DecimalAttribute, configure
-from omo2c.core.settings import Settings, get_settings
+from omo2c.core.settings import Settings
 
 
 class _CampaignsTable(Model):
@@ -84,28 +82,14 @@ class ConversionItem(_CampaignsTable):
 CAMPAIGN_MODELS = (CampaignItem, RunItem, SendItem, ConversionItem)
 
 
-@dataclass
-class SendRecord:
-    campaign_id: str
-    run_id: str
-    member_id: str
-    channel: str | None
-    status: str
-    kind: str = "campaign"
-    reason: str | None = None
-    job_id: str | None = None
-    provider_message_id: str | None = None
-    sent_at: str | None = None
-
-
 def _send(item: SendItem) -> SendRecord:
     return SendRecord(item.campaign_id, item.run_id, item.member_id, item.channel, item.status, item.kind,
                       item.reason, item.job_id, item.provider_message_id, item.sent_at)
 
 
 class CampaignStore:
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         configure(self.settings, CAMPAIGN_MODELS, self.settings.campaigns_table)
 
     def put_campaign(self, campaign: Campaign) -> None:
@@ -195,6 +179,3 @@ class CampaignStore:
             if not start:
                 return sends, conversions
 
-
-def job_body(job: dict[str, Any]) -> str:
-    return json.dumps(job, ensure_ascii=False)

@@ -6,11 +6,7 @@ and never by the ingest or attribute functions.
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, Protocol
-
-from omo2c.core.secrets import get_secret
-from omo2c.core.settings import get_settings
 
 
 class LineUnavailable(RuntimeError):
@@ -84,7 +80,3 @@ class MessagingApiMessenger:
         self._call(self._api.multicast, MulticastRequest(to=user_ids, messages=self._messages(texts)),
                    x_line_retry_key=retry_key)
 
-
-@cache
-def messenger() -> MessagingApiMessenger:
-    return MessagingApiMessenger(get_settings().line_api_endpoint, get_secret("line-channel-access-token"))

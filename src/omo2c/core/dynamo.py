@@ -1,21 +1,18 @@
-"""Stored shapes of the members table (one table, several item types keyed by pk/sk)."""
+"""What every DynamoDB adapter shares: the table base classes, Decimal money, pointing models at
+the deployment's tables, and one BatchGetItem across item types.
+
+Only the ``storage`` modules of each business area import this (and pynamodb).
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.attributes import (
-    Attribute,
-    BooleanAttribute,
-    ListAttribute,
-    MapAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-)
+from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from omo2c.core.settings import Settings
@@ -33,7 +30,9 @@ class DecimalAttribute(Attribute[Decimal]):
         return Decimal(value)
 
 
-class _MembersTable(Model):
+class MembersTableItem(Model):
+    """Base of every item type in the members table (members, identities, orders, staff, codes ...)."""
+
     class Meta:
         table_name = "omo2c-members"
         region = "ap-northeast-1"
@@ -42,122 +41,7 @@ class _MembersTable(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-class ByBoundStaff(GlobalSecondaryIndex["MemberItem"]):
-    """Members bound to a staff member, newest binding last."""
-
-    class Meta:
-        index_name = "ByBoundStaff"
-        projection = AllProjection()
-
-    bound_staff_id = UnicodeAttribute(hash_key=True)
-    bound_at = UnicodeAttribute(range_key=True)
-
-
-class ByLastOrderDay(GlobalSecondaryIndex["MemberItem"]):
-    """Live members with orders, per activity shard, by the day of their last order."""
-
-    class Meta:
-        index_name = "ByLastOrderDay"
-        projection = AllProjection()
-
-    activity_shard = UnicodeAttribute(hash_key=True)
-    last_order_day = UnicodeAttribute(range_key=True)
-
-
-class MemberItem(_MembersTable):
-    """pk=MEMBER#<id>, sk=PROFILE. The bind function owns ``line``/``binding``/``bound_*``."""
-
-    member_id = UnicodeAttribute()
-    created_at = NumberAttribute()
-    status = UnicodeAttribute(default="live")
-    merged_into = UnicodeAttribute(null=True)
-    identifiers = ListAttribute(of=UnicodeAttribute, default=list)
-    profile = MapAttribute(default=dict)
-    consent = MapAttribute(default=dict)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
-    first_order_at = NumberAttribute(null=True)
-    last_order_at = NumberAttribute(null=True)
-    last_order_day = UnicodeAttribute(null=True)
-    activity_shard = UnicodeAttribute(null=True)
-    order_count = NumberAttribute(default=0)
-    net_spent = DecimalAttribute(default=lambda: Decimal(0))
-    absorbed = ListAttribute(of=UnicodeAttribute, default=list)
-    last_event_at = NumberAttribute(default=0)
-    version = NumberAttribute(default=0)
-    line = MapAttribute(null=True)
-    binding = MapAttribute(null=True)
-    bound_staff_id = UnicodeAttribute(null=True)
-    bound_store_id = UnicodeAttribute(null=True)
-    bound_at = UnicodeAttribute(null=True)
-    opted_out = BooleanAttribute(null=True)
-    by_bound_staff = ByBoundStaff()
-    by_last_order_day = ByLastOrderDay()
-
-
-class IdentityItem(_MembersTable):
-    """pk=IDENT#<kind>#<value>, sk=IDENT: the one live member an identifier belongs to."""
-
-    member_id = UnicodeAttribute()
-    kind = UnicodeAttribute()
-    created_at = NumberAttribute()
-    flagged = BooleanAttribute(default=False)
-    seen_members = ListAttribute(of=UnicodeAttribute, default=list)
-
-
-class OrderItem(_MembersTable):
-    """pk=ORDER#<source>#<order_id>, sk=ORDER: the latest known state of one order."""
-
-    source = UnicodeAttribute()
-    order_id = UnicodeAttribute()
-    member_id = UnicodeAttribute(null=True)
-    channel = UnicodeAttribute()
-    currency = UnicodeAttribute(default="TWD")
-    store_id = UnicodeAttribute(null=True)
-    staff_id = UnicodeAttribute(null=True)
-    referral_code = UnicodeAttribute(null=True)
-    total = DecimalAttribute(default=lambda: Decimal(0))
-    discount = DecimalAttribute(default=lambda: Decimal(0))
-    shipping = DecimalAttribute(default=lambda: Decimal(0))
-    refunds = MapAttribute(default=dict)
-    status = UnicodeAttribute(default="pending")
-    placed_at = NumberAttribute(null=True)
-    rank = UnicodeAttribute(default="")
-    updated_at = NumberAttribute(default=0)
-    items = ListAttribute(default=list)
-    version = NumberAttribute(default=0)
-
-
-class EventItem(_MembersTable):
-    """pk=EVENT#<source>#<event_id>, sk=EVENT: marks an event as recorded (redeliveries stop here)."""
-
-    event_id = UnicodeAttribute()
-    recorded_at = NumberAttribute()
-    member_id = UnicodeAttribute(null=True)
-    published = ListAttribute(default=list)
-    blocked_identifiers = ListAttribute(of=UnicodeAttribute, default=list)
-    expires_at = NumberAttribute(null=True)
-
-
-class MergeItem(_MembersTable):
-    """pk=MEMBER#<survivor>, sk=MERGE#<merge_id>: what one merge moved, so it can be undone."""
-
-    merge_id = UnicodeAttribute()
-    survivor_id = UnicodeAttribute()
-    absorbed_id = UnicodeAttribute()
-    at = NumberAttribute()
-    event_id = UnicodeAttribute()
-    reason = UnicodeAttribute()
-    status = UnicodeAttribute(default="merged")
-    moved_identifiers = ListAttribute(of=UnicodeAttribute, default=list)
-    absorbed_before = MapAttribute(default=dict)
-    survivor_before = MapAttribute(default=dict)
-
-
-MEMBERS_TABLE_MODELS: tuple[type[Model], ...] = (MemberItem, IdentityItem, OrderItem, EventItem, MergeItem)
-
-
-def configure(settings: Settings, models: tuple[type[Model], ...] = MEMBERS_TABLE_MODELS,
-              table: str | None = None) -> None:
+def configure(settings: Settings, models: tuple[type[Model], ...], table: str | None = None) -> None:
     """Point the models at this deployment's table, region and (locally) endpoint."""
     table_name = table or settings.members_table
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-northeast-1"
@@ -169,3 +53,32 @@ def configure(settings: Settings, models: tuple[type[Model], ...] = MEMBERS_TABL
             meta.region = region
             meta.host = host
             model._connection = None
+
+
+def plain(value: Any) -> Any:
+    """pynamodb raw maps hand back MapAttribute objects; the domain wants plain dicts."""
+    if hasattr(value, "as_dict"):
+        return {k: plain(v) for k, v in value.as_dict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def batch_get(model: type[Model], keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """One consistent BatchGetItem across item types of one table (pynamodb batches one class at a time)."""
+    table = model.Meta.table_name
+    client = model._get_connection().connection.client
+    pending = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in dict.fromkeys(keys)]
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    attempt = 0
+    while pending:
+        response = client.batch_get_item(RequestItems={table: {"Keys": pending[:100], "ConsistentRead": True}})
+        for raw in response.get("Responses", {}).get(table, []):
+            found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+        pending = pending[100:] + response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+        attempt += 1
+        if pending and response.get("UnprocessedKeys"):
+            time.sleep(min(1.0, 0.02 * 2 ** attempt))
+    return found

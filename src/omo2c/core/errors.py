@@ -39,8 +39,16 @@ class InvalidEvent(OmoError):
     status, code = 422, "invalid"
 
 
-class ConflictError(OmoError):
+class Conflict(OmoError):
+    """A concurrent writer changed what a write was based on: read again and retry; 409 at an edge."""
+
     status, code = 409, "conflict"
+
+
+class Unavailable(OmoError):
+    """A service we depend on refused for now; the caller (a webhook source, a queue) retries."""
+
+    status, code = 503, "unavailable"
 
 
 def validation_details(exc: Exception) -> list[dict[str, object]]:
@@ -52,7 +60,3 @@ def validation_details(exc: Exception) -> list[dict[str, object]]:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", "")}
         for e in errors(include_input=False, include_url=False)
     ]
-
-
-class Conflict(Exception):
-    """A concurrent writer changed something a write was based on: read again and retry."""

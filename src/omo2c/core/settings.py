@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -112,7 +111,3 @@ class Settings(BaseModel):
                 values[name] = env[key]
         return cls.model_validate(values)
 
-
-@cache
-def get_settings() -> Settings:
-    return Settings.from_env()

@@ -1,4 +1,4 @@
-"""Members and orders as the business sees them, and the pure rules that change them.
+"""Members as the business sees them, and the pure rules that change them.
 
 Nothing here talks to AWS: the resolution service reads snapshots through a store port,
 decides with these rules and hands the store one write plan to commit atomically.
@@ -6,12 +6,15 @@ decides with these rules and hands the store one write plan to commit atomically
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from omo2c.identity.identifiers import Identifier
+from omo2c.binding.model import Binding
+from omo2c.core.privacy import mask_email, mask_phone
+from omo2c.identity.identifiers import Identifier, IdentifierKind
 
 PROFILE_FIELDS = ("name",)
 ACTIVITY_SHARDS = 8
@@ -78,6 +81,30 @@ class Rfm:
         return Napl.ACTIVE
 
 
+@dataclass(frozen=True)
+class LineStatus:
+    """The member's LINE user as the Official Account last saw it: followed or not, and since when."""
+
+    user_id: str
+    followed: bool
+    updated_at: str = ""
+
+    @property
+    def reachable(self) -> bool:
+        return self.followed
+
+    def stored(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "followed": self.followed, "reachable": self.followed,
+                "updated_at": self.updated_at}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any] | None) -> LineStatus | None:
+        if not data or not data.get("user_id"):
+            return None
+        followed = bool(data.get("followed")) and data.get("reachable", True) is not False
+        return cls(str(data["user_id"]), followed, str(data.get("updated_at") or ""))
+
+
 @dataclass
 class Member:
     member_id: str
@@ -92,8 +119,8 @@ class Member:
     absorbed: list[str] = field(default_factory=list)
     last_event_at: int = 0
     version: int = 0
-    line: dict[str, object] = field(default_factory=dict)
-    binding: dict[str, object] = field(default_factory=dict)
+    line: LineStatus | None = None
+    binding: Binding | None = None
     opted_out: bool = False
 
     @property
@@ -103,6 +130,22 @@ class Member:
     def profile_value(self, name: str) -> str | None:
         entry = self.profile.get(name)
         return entry.value if entry else None
+
+    def identifier(self, kind: IdentifierKind) -> str | None:
+        return next((i.value for i in self.identifiers if i.kind is kind), None)
+
+    @property
+    def line_user_id(self) -> str | None:
+        """The LINE user the Official Account knows, else the one a LINE identity names."""
+        return (self.line.user_id if self.line else None) or self.identifier(IdentifierKind.LINE_USER)
+
+    @property
+    def phone(self) -> str | None:
+        return self.identifier(IdentifierKind.PHONE)
+
+    @property
+    def email(self) -> str | None:
+        return self.identifier(IdentifierKind.EMAIL)
 
 
 def merge_profiles(*profiles: dict[str, ProfileValue]) -> dict[str, ProfileValue]:
@@ -136,97 +179,6 @@ def choose_survivor(members: list[Member]) -> Member:
     return min(members, key=lambda m: (m.created_at, m.member_id))
 
 
-@dataclass(frozen=True)
-class OrderContribution:
-    """What one order adds to its member's RFM."""
-
-    counted: bool
-    net_kept: Decimal
-    placed_at: int | None
-
-
-@dataclass
-class OrderRecord:
-    source: str
-    order_id: str
-    member_id: str | None
-    channel: str
-    currency: str = "TWD"
-    store_id: str | None = None
-    staff_id: str | None = None
-    referral_code: str | None = None
-    total: Decimal = Decimal(0)
-    discount: Decimal = Decimal(0)
-    shipping: Decimal = Decimal(0)
-    refunds: dict[str, Decimal] = field(default_factory=dict)
-    status: str = "pending"
-    placed_at: int | None = None
-    rank: str = ""
-    updated_at: int = 0
-    items: list[dict[str, object]] = field(default_factory=list)
-    version: int = 0
-
-    @property
-    def net(self) -> Decimal:
-        return max(Decimal(0), self.total - self.shipping)
-
-    @property
-    def refunded(self) -> Decimal:
-        return sum(self.refunds.values(), Decimal(0))
-
-    @property
-    def net_kept(self) -> Decimal:
-        if self.status == "cancelled":
-            return Decimal(0)
-        return max(Decimal(0), self.net - self.refunded)
-
-    def contribution(self) -> OrderContribution:
-        counted = self.status == "open"
-        return OrderContribution(counted, self.net_kept if counted else Decimal(0), self.placed_at)
-
-
-def order_rank(source_version: int | None, occurred_ms: int) -> str:
-    """Sortable version of an order snapshot: the source's version first, then event time."""
-    return f"{(source_version if source_version is not None else 0):012d}.{occurred_ms:015d}"
-
-
-def apply_snapshot(order: OrderRecord, *, rank: str, occurred_ms: int, total: Decimal, discount: Decimal,
-                   shipping: Decimal, items: list[dict[str, object]], store_id: str | None,
-                   staff_id: str | None, referral_code: str | None, currency: str,
-                   member_id: str | None) -> OrderRecord:
-    """A created/updated snapshot replaces amounts only when it is newer than what we hold."""
-    placed = occurred_ms if order.placed_at is None else min(order.placed_at, occurred_ms)
-    if order.status != "pending" and rank <= order.rank:
-        return replace(order, placed_at=placed)
-    status = "cancelled" if order.status == "cancelled" else "open"
-    return replace(
-        order, rank=rank, total=total, discount=discount, shipping=shipping, items=items,
-        store_id=store_id or order.store_id, staff_id=staff_id or order.staff_id,
-        referral_code=referral_code or order.referral_code, currency=currency,
-        member_id=member_id or order.member_id, status=status, placed_at=placed,
-    )
-
-
-def apply_refunds(order: OrderRecord, refunds: dict[str, Decimal]) -> OrderRecord:
-    """Each refund id is applied once, whenever it arrives (before its order, too)."""
-    merged = dict(order.refunds)
-    for refund_id, amount in refunds.items():
-        merged.setdefault(refund_id, amount)
-    return replace(order, refunds=merged)
-
-
-def apply_cancel(order: OrderRecord) -> OrderRecord:
-    return replace(order, status="cancelled")
-
-
-def contribution_delta(before: OrderRecord | None, after: OrderRecord) -> tuple[int, Decimal, int | None]:
-    """Change in (order count, net spent) and the placed time to fold into first/last order."""
-    old = before.contribution() if before else OrderContribution(False, Decimal(0), None)
-    new = after.contribution()
-    placed = new.placed_at if new.counted else None
-    return int(new.counted) - int(old.counted), new.net_kept - old.net_kept, placed
-
-
 def activity_shard(member_id: str) -> str:
     """Spread the campaign activity index over a few partitions, stable per member."""
     return f"A{sum(member_id.encode()) % ACTIVITY_SHARDS}"
@@ -237,19 +189,24 @@ def ms_to_day(ms: int, tz_offset_hours: int = 8) -> str:
     return moment.strftime("%Y-%m-%d")
 
 
-def member_view(member: Member, merges: list[dict[str, object]], now: datetime, window_days: int = 90,
-                ) -> dict[str, object]:
+def masked(identifier: Identifier) -> dict[str, str]:
+    value = identifier.value
+    if identifier.kind is IdentifierKind.PHONE:
+        value = mask_phone(value)
+    elif identifier.kind is IdentifierKind.EMAIL:
+        value = mask_email(value)
+    return {"kind": identifier.kind.value, "value": value}
+
+
+def binding_view(binding: Binding | None, active: bool) -> dict[str, Any] | None:
+    if binding is None:
+        return None
+    return {**binding.stored(), "active": active}
+
+
+def member_view(member: Member, merges: list[dict[str, object]], now: datetime, window_days: int,
+                binding_active: bool) -> dict[str, object]:
     """The admin's picture of one member: identities masked, RFM, NAPL, binding, merges."""
-    from omo2c.core.privacy import mask_email, mask_phone
-
-    def masked(identifier: Identifier) -> dict[str, str]:
-        value = identifier.value
-        if identifier.kind.value == "phone":
-            value = mask_phone(value)
-        elif identifier.kind.value == "email":
-            value = mask_email(value)
-        return {"kind": identifier.kind.value, "value": value}
-
     rfm = member.rfm
     return {
         "member_id": member.member_id,
@@ -267,8 +224,9 @@ def member_view(member: Member, merges: list[dict[str, object]], now: datetime, 
             "last_order_at": _iso(rfm.last_order_at),
         },
         "napl": rfm.napl(now, window_days).value,
-        "line": member.line,
-        "binding": member.binding or None,
+        "line": member.line.stored() if member.line else {},
+        "binding": binding_view(member.binding, binding_active),
+        "opted_out": member.opted_out,
         "merged_members": member.absorbed,
         "merges": merges,
     }

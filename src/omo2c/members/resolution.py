@@ -17,20 +17,24 @@ from decimal import Decimal
 from typing import Protocol
 
 from omo2c.core.errors import Conflict
+from omo2c.events import BusEvent, MemberCreated, MemberMerged, OrderRecorded
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize
 from omo2c.members.model import (
+    LineStatus,
     Member,
-    OrderRecord,
     ProfileValue,
+    choose_survivor,
+    merge_consent,
+    merge_profiles,
+    update_consent,
+)
+from omo2c.orders.model import (
+    OrderRecord,
     apply_cancel,
     apply_refunds,
     apply_snapshot,
-    choose_survivor,
     contribution_delta,
-    merge_consent,
-    merge_profiles,
     order_rank,
-    update_consent,
 )
 from omo2c.sources.canonical import CanonicalEvent, EventType
 
@@ -53,7 +57,7 @@ class IdentityRecord:
 class Snapshot:
     identities: dict[Identifier, IdentityRecord]
     order: OrderRecord | None
-    duplicate_events: list[dict[str, object]] | None = None
+    duplicate_events: list[BusEvent] | None = None
 
 
 @dataclass
@@ -95,7 +99,7 @@ class WritePlan:
     repointed: list[tuple[Identifier, str, str]] = field(default_factory=list)
     identity_updates: list[IdentityRecord] = field(default_factory=list)
     merges: list[MergeRecord] = field(default_factory=list)
-    publish: list[dict[str, object]] = field(default_factory=list)
+    publish: list[BusEvent] = field(default_factory=list)
     blocked: list[Identifier] = field(default_factory=list)
 
 
@@ -114,7 +118,8 @@ class Outcome:
     duplicate: bool = False
     created: bool = False
     merged: list[str] = field(default_factory=list)
-    events: list[dict[str, object]] = field(default_factory=list)
+    events: list[BusEvent] = field(default_factory=list)
+    member: Member | None = None
 
 
 @dataclass(frozen=True)
@@ -191,22 +196,15 @@ def _next_order(event: CanonicalEvent, current: OrderRecord | None, member_id: s
     return replace(updated, updated_at=max(base.updated_at, at))
 
 
-def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, state_version: int) -> dict[str, object]:
+def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, state_version: int) -> OrderRecorded:
     """``version`` counts the order's recorded states: a higher one is always the newer state."""
-    return {
-        "detail_type": "order.recorded",
-        "detail": {
-            "event_id": event.event_id, "event_type": event.type.value, "member_id": member_id,
-            "source": order.source, "order_id": order.order_id, "channel": order.channel,
-            "store_id": order.store_id, "staff_id": order.staff_id,
-            "referral_code": order.referral_code, "currency": order.currency,
-            "total": str(order.total), "discount": str(order.discount), "shipping": str(order.shipping),
-            "net": str(order.net), "refunded": str(order.refunded), "net_kept": str(order.net_kept),
-            "status": order.status, "placed_at": order.placed_at, "version": f"{state_version:08d}",
-            "snapshot_rank": order.rank,
-            "items": order.items, "occurred_at": event.occurred_at.isoformat(),
-        },
-    }
+    return OrderRecorded(
+        event_id=event.event_id, event_type=event.type.value, member_id=member_id, source=order.source,
+        order_id=order.order_id, channel=order.channel, store_id=order.store_id, staff_id=order.staff_id,
+        referral_code=order.referral_code, currency=order.currency, total=order.total, discount=order.discount,
+        shipping=order.shipping, net=order.net, refunded=order.refunded, net_kept=order.net_kept,
+        status=order.status, placed_at=order.placed_at, version=f"{state_version:08d}", snapshot_rank=order.rank,
+        items=order.items, occurred_at=event.occurred_at)
 
 
 class Resolver:
@@ -225,7 +223,8 @@ class Resolver:
     def policy(self) -> Policy:
         return self._policy() if callable(self._policy) else self._policy
 
-    def record(self, event: CanonicalEvent) -> Outcome:
+    def record(self, event: CanonicalEvent, line: LineStatus | None = None) -> Outcome:
+        """``line`` is the LINE status the Official Account saw with this event (follow, unfollow)."""
         identifiers, blocked = extract_identifiers(event, self.policy)
         source = event.source or event.channel.value
         event_key = f"{source}#{event.event_id}"
@@ -236,8 +235,10 @@ class Resolver:
             if snap.duplicate_events is not None:
                 return Outcome(member_id=None, duplicate=True, events=snap.duplicate_events)
             try:
-                plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact)
+                plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact, line)
                 self.store.commit(plan)
+                if outcome.member is not None:
+                    outcome.member.version = 1
                 return outcome
             except Conflict:
                 exact = True
@@ -245,7 +246,7 @@ class Resolver:
         raise ResolutionFailed(event_key)
 
     def _plan(self, event: CanonicalEvent, identifiers: list[Identifier], blocked: list[Identifier],
-              snap: Snapshot, event_key: str, exact: bool) -> tuple[WritePlan, Outcome]:
+              snap: Snapshot, event_key: str, exact: bool, line: LineStatus | None) -> tuple[WritePlan, Outcome]:
         at = event.occurred_epoch_ms()
         plan = WritePlan(event_key=event_key, event_id=event.event_id, at=at)
         records = [snap.identities[i] for i in identifiers if i in snap.identities]
@@ -269,22 +270,25 @@ class Resolver:
         if not owners:
             member = Member(member_id=self.new_id(), created_at=at, identifiers=list(identifiers),
                             profile=profile, consent=consent, tags=list(event.customer.tags),
-                            last_event_at=at)
+                            last_event_at=at, line=line)
             change = MemberChange(member=member, expected_version=None)
+            outcome.member = member
             plan.new_identities = [(i, member.member_id) for i in identifiers]
             outcome.created = True
-            plan.publish.append({"detail_type": "member.created", "detail": {
-                "member_id": member.member_id, "event_id": event.event_id, "channel": event.channel.value,
-                "source": event.source, "store_id": event.store_id, "staff_id": event.staff_id,
-                "consent": consent, "occurred_at": event.occurred_at.isoformat()}})
+            plan.publish.append(MemberCreated(
+                member_id=member.member_id, event_id=event.event_id, channel=event.channel.value,
+                source=event.source, store_id=event.store_id, staff_id=event.staff_id, consent=consent,
+                occurred_at=event.occurred_at))
         elif len(owners) == 1 and not exact:
             (member_id,) = owners
             member = Member(member_id=member_id, created_at=0, identifiers=fresh, profile=profile,
-                            consent=consent, tags=list(event.customer.tags), last_event_at=at)
+                            consent=consent, tags=list(event.customer.tags), last_event_at=at, line=line)
             change = MemberChange(member=member, expected_version=None, fast=True)
             plan.new_identities = [(i, member_id) for i in fresh]
         else:
             change = self._exact_change(event, owners, fresh, profile, consent, at, plan, outcome)
+            if line is not None and at >= change.member.last_event_at:
+                change.member.line = line
 
         member_id = change.member.member_id
         outcome.member_id = member_id
@@ -364,9 +368,9 @@ class Resolver:
             survivor_before=survivor_before))
         plan.absorbed.append(other)
         plan.repointed.extend((i, other.member_id, survivor.member_id) for i in other.identifiers)
-        plan.publish.append({"detail_type": "member.merged", "detail": {
-            "survivor_id": survivor.member_id, "absorbed_id": other.member_id, "merge_id": merge_id,
-            "event_id": event.event_id, "occurred_at": event.occurred_at.isoformat()}})
+        plan.publish.append(MemberMerged(survivor_id=survivor.member_id, absorbed_id=other.member_id,
+                                         merge_id=merge_id, event_id=event.event_id,
+                                         occurred_at=event.occurred_at))
         binding = survivor.binding or other.binding
         return replace(
             survivor,
@@ -403,3 +407,11 @@ def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: in
     )
     return remaining, restored
 
+
+
+def merge_to_undo(history: list[MergeRecord], merge_id: str | None) -> MergeRecord | None:
+    """The named merge if it still stands, else the latest merge that does."""
+    standing = [m for m in history if m.status == "merged"]
+    if merge_id is not None:
+        standing = [m for m in standing if m.merge_id == merge_id]
+    return max(standing, key=lambda m: m.merge_id, default=None)

@@ -1,30 +1,139 @@
-"""The members repository: snapshots, atomic write plans and admin lookups over DynamoDB."""
+"""The members table as the membership sees it: members, identities, event markers and merges.
+
+Snapshots for the resolver come from one consistent BatchGetItem; every write plan is one
+TransactWriteItems whose conditions (identifier not yet owned, order version, member version)
+settle races. Bindings and LINE status are written here too, conditioned on the member's
+version, so the ingest worker and the LINE webhook never overwrite each other.
+"""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from omo2c.core.dynamo import EventItem, IdentityItem, MemberItem, MergeItem, OrderItem, configure
-from omo2c.core.settings import Settings, get_settings
+from omo2c.binding.model import Binding
+from omo2c.binding.storage import BindingHistoryItem, binding_history, history_item
+from omo2c.core.dynamo import DecimalAttribute, MembersTableItem, batch_get, configure, plain
+from omo2c.core.errors import Conflict
+from omo2c.core.settings import Settings
+from omo2c.events import from_stored
 from omo2c.identity.identifiers import Identifier, IdentifierKind
-from omo2c.members.model import NO_ORDER_DAY, Member, OrderRecord, ProfileValue, Rfm, activity_shard, ms_to_day
-from omo2c.members.resolution import (
-    Conflict,
-    IdentityRecord,
-    MemberChange,
-    MergeRecord,
-    Snapshot,
-    WritePlan,
-    unmerge_plan,
-)
+from omo2c.members.model import NO_ORDER_DAY, LineStatus, Member, ProfileValue, Rfm
+from omo2c.members.resolution import IdentityRecord, MemberChange, MergeRecord, Snapshot, WritePlan
+from omo2c.orders.storage import OrderItem, order_from_item, order_item, order_key
 
 EVENT_MARKER_TTL_SECONDS = 90 * 86_400
 MAX_POINTER_HOPS = 16
+ACTIVITY_SHARDS = 8
+ACTIVITY_TZ = timedelta(hours=8)
+
+
+class ByBoundStaff(GlobalSecondaryIndex["MemberItem"]):
+    """Members bound to a staff member, newest binding last."""
+
+    class Meta:
+        index_name = "ByBoundStaff"
+        projection = AllProjection()
+
+    bound_staff_id = UnicodeAttribute(hash_key=True)
+    bound_at = UnicodeAttribute(range_key=True)
+
+
+class ByLastOrderDay(GlobalSecondaryIndex["MemberItem"]):
+    """Live members with orders, per activity shard, by the day of their last order."""
+
+    class Meta:
+        index_name = "ByLastOrderDay"
+        projection = AllProjection()
+
+    activity_shard = UnicodeAttribute(hash_key=True)
+    last_order_day = UnicodeAttribute(range_key=True)
+
+
+class MemberItem(MembersTableItem):
+    """pk=MEMBER#<id>, sk=PROFILE. The bind function owns ``line``/``binding``/``bound_*``."""
+
+    member_id = UnicodeAttribute()
+    created_at = NumberAttribute()
+    status = UnicodeAttribute(default="live")
+    merged_into = UnicodeAttribute(null=True)
+    identifiers = ListAttribute(of=UnicodeAttribute, default=list)
+    profile = MapAttribute(default=dict)
+    consent = MapAttribute(default=dict)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    first_order_at = NumberAttribute(null=True)
+    last_order_at = NumberAttribute(null=True)
+    last_order_day = UnicodeAttribute(null=True)
+    activity_shard = UnicodeAttribute(null=True)
+    order_count = NumberAttribute(default=0)
+    net_spent = DecimalAttribute(default=lambda: Decimal(0))
+    absorbed = ListAttribute(of=UnicodeAttribute, default=list)
+    last_event_at = NumberAttribute(default=0)
+    version = NumberAttribute(default=0)
+    line = MapAttribute(null=True)
+    binding = MapAttribute(null=True)
+    bound_staff_id = UnicodeAttribute(null=True)
+    bound_store_id = UnicodeAttribute(null=True)
+    bound_at = UnicodeAttribute(null=True)
+    opted_out = BooleanAttribute(null=True)
+    by_bound_staff = ByBoundStaff()
+    by_last_order_day = ByLastOrderDay()
+
+
+class IdentityItem(MembersTableItem):
+    """pk=IDENT#<kind>#<value>, sk=IDENT: the one live member an identifier belongs to."""
+
+    member_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    created_at = NumberAttribute()
+    flagged = BooleanAttribute(default=False)
+    seen_members = ListAttribute(of=UnicodeAttribute, default=list)
+
+
+class EventItem(MembersTableItem):
+    """pk=EVENT#<source>#<event_id>, sk=EVENT: marks an event as recorded (redeliveries stop here)."""
+
+    event_id = UnicodeAttribute()
+    recorded_at = NumberAttribute()
+    member_id = UnicodeAttribute(null=True)
+    published = ListAttribute(default=list)
+    blocked_identifiers = ListAttribute(of=UnicodeAttribute, default=list)
+    expires_at = NumberAttribute(null=True)
+
+
+class MergeItem(MembersTableItem):
+    """pk=MEMBER#<survivor>, sk=MERGE#<merge_id>: what one merge moved, so it can be undone."""
+
+    merge_id = UnicodeAttribute()
+    survivor_id = UnicodeAttribute()
+    absorbed_id = UnicodeAttribute()
+    at = NumberAttribute()
+    event_id = UnicodeAttribute()
+    reason = UnicodeAttribute()
+    status = UnicodeAttribute(default="merged")
+    moved_identifiers = ListAttribute(of=UnicodeAttribute, default=list)
+    absorbed_before = MapAttribute(default=dict)
+    survivor_before = MapAttribute(default=dict)
+
+
+MEMBER_MODELS = (MemberItem, IdentityItem, OrderItem, EventItem, MergeItem, BindingHistoryItem)
+
+
+def activity_shard(member_id: str) -> str:
+    """Spread the campaign activity index over a few partitions, stable per member."""
+    return f"A{sum(member_id.encode()) % ACTIVITY_SHARDS}"
+
+
+def order_day(ms: int) -> str:
+    """The activity index's sort key: the day of the last order in the brand's time zone."""
+    return (datetime.fromtimestamp(ms / 1000, tz=UTC) + ACTIVITY_TZ).strftime("%Y-%m-%d")
 
 
 def member_key(member_id: str) -> tuple[str, str]:
@@ -33,10 +142,6 @@ def member_key(member_id: str) -> tuple[str, str]:
 
 def identity_key(identifier: Identifier) -> tuple[str, str]:
     return f"IDENT#{identifier.key}", "IDENT"
-
-
-def order_key(source: str, order_id: str) -> tuple[str, str]:
-    return f"ORDER#{source}#{order_id}", "ORDER"
 
 
 def event_key(key: str) -> tuple[str, str]:
@@ -48,21 +153,10 @@ def parse_identifier(text: str) -> Identifier:
     return Identifier(IdentifierKind(kind), value)
 
 
-def _plain(value: Any) -> Any:
-    """pynamodb raw maps hand back MapAttribute objects; the domain wants plain dicts."""
-    if hasattr(value, "as_dict"):
-        return {k: _plain(v) for k, v in value.as_dict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def member_from_item(item: MemberItem) -> Member:
     profile = {
         name: ProfileValue(str(entry["value"]), str(entry.get("source", "")), int(entry.get("at", 0)))
-        for name, entry in (_plain(item.profile) or {}).items()
+        for name, entry in (plain(item.profile) or {}).items()
     }
     return Member(
         member_id=item.member_id,
@@ -71,7 +165,7 @@ def member_from_item(item: MemberItem) -> Member:
         merged_into=item.merged_into,
         identifiers=[parse_identifier(i) for i in item.identifiers or []],
         profile=profile,
-        consent={k: bool(v) for k, v in (_plain(item.consent) or {}).items()},
+        consent={k: bool(v) for k, v in (plain(item.consent) or {}).items()},
         tags=list(item.tags or []),
         rfm=Rfm(
             int(item.first_order_at) if item.first_order_at is not None else None,
@@ -82,8 +176,8 @@ def member_from_item(item: MemberItem) -> Member:
         absorbed=list(item.absorbed or []),
         last_event_at=int(item.last_event_at or 0),
         version=int(item.version or 0),
-        line=_plain(item.line) or {},
-        binding=_plain(item.binding) or {},
+        line=LineStatus.from_stored(plain(item.line)),
+        binding=Binding.from_stored(plain(item.binding)),
         opted_out=bool(item.opted_out),
     )
 
@@ -93,12 +187,14 @@ def member_to_dict(member: Member) -> dict[str, Any]:
     return {
         "member_id": member.member_id, "created_at": member.created_at, "status": member.status,
         "identifiers": [i.key for i in member.identifiers],
-        "profile": {k: {"value": v.value, "source": v.source, "at": v.at} for k, v in member.profile.items()},
+        "profile": _profile_map(member.profile),
         "consent": dict(member.consent), "tags": list(member.tags),
         "first_order_at": member.rfm.first_order_at, "last_order_at": member.rfm.last_order_at,
         "order_count": member.rfm.order_count, "net_spent": str(member.rfm.net_spent),
         "absorbed": list(member.absorbed), "last_event_at": member.last_event_at,
-        "line": dict(member.line), "binding": dict(member.binding),
+        "line": member.line.stored() if member.line else {},
+        "binding": member.binding.stored() if member.binding else {},
+        "opted_out": member.opted_out,
     }
 
 
@@ -119,93 +215,94 @@ def member_from_dict(data: dict[str, Any]) -> Member:
     item.last_event_at = data.get("last_event_at", 0)
     item.line = data.get("line") or None
     item.binding = data.get("binding") or None
+    item.opted_out = bool(data.get("opted_out"))
     return member_from_item(item)
-
-
-def order_from_item(item: OrderItem) -> OrderRecord:
-    return OrderRecord(
-        source=item.source, order_id=item.order_id, member_id=item.member_id, channel=item.channel,
-        currency=item.currency, store_id=item.store_id, staff_id=item.staff_id,
-        referral_code=item.referral_code, total=item.total, discount=item.discount,
-        shipping=item.shipping,
-        refunds={k: Decimal(str(v)) for k, v in (_plain(item.refunds) or {}).items()},
-        status=item.status, placed_at=int(item.placed_at) if item.placed_at is not None else None,
-        rank=item.rank, updated_at=int(item.updated_at or 0), items=_plain(item.items) or [],
-        version=int(item.version or 0),
-    )
-
-
-def _order_item(order: OrderRecord) -> OrderItem:
-    item = OrderItem(*order_key(order.source, order.order_id))
-    item.source, item.order_id, item.member_id = order.source, order.order_id, order.member_id
-    item.channel, item.currency = order.channel, order.currency
-    item.store_id, item.staff_id, item.referral_code = order.store_id, order.staff_id, order.referral_code
-    item.total, item.discount, item.shipping = order.total, order.discount, order.shipping
-    item.refunds = {k: str(v) for k, v in order.refunds.items()}
-    item.status, item.placed_at, item.rank = order.status, order.placed_at, order.rank
-    item.updated_at, item.items, item.version = order.updated_at, order.items, order.version + 1
-    return item
 
 
 def _profile_map(profile: dict[str, ProfileValue]) -> dict[str, Any]:
     return {k: {"value": v.value, "source": v.source, "at": v.at} for k, v in profile.items()}
 
 
-class DynamoMemberStore:
-    """The store port of :class:`omo2c.members.resolution.Resolver`, plus the admin reads."""
+def _binding_actions(binding: Binding | None) -> list[Any]:
+    """The binding map and the ByBoundStaff index keys, always written together."""
+    if binding is None:
+        return [MemberItem.binding.remove(), MemberItem.bound_staff_id.remove(), MemberItem.bound_store_id.remove(),
+                MemberItem.bound_at.remove()]
+    return [
+        MemberItem.binding.set(binding.stored()),
+        MemberItem.bound_staff_id.set(binding.staff_id) if binding.staff_id else MemberItem.bound_staff_id.remove(),
+        MemberItem.bound_store_id.set(binding.store_id) if binding.store_id else MemberItem.bound_store_id.remove(),
+        MemberItem.bound_at.set(binding.bound_at.isoformat()),
+    ]
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        configure(self.settings)
+
+def _activity_actions(member_id: str, rfm: Rfm) -> list[Any]:
+    if rfm.first_order_at is None or rfm.last_order_at is None:
+        return []
+    return [MemberItem.first_order_at.set(rfm.first_order_at), MemberItem.last_order_at.set(rfm.last_order_at),
+            MemberItem.last_order_day.set(order_day(rfm.last_order_at)),
+            MemberItem.activity_shard.set(activity_shard(member_id))]
+
+
+def _merge_from_item(item: MergeItem) -> MergeRecord:
+    return MergeRecord(
+        merge_id=item.merge_id, survivor_id=item.survivor_id, absorbed_id=item.absorbed_id,
+        at=int(item.at), event_id=item.event_id, reason=item.reason,
+        moved_identifiers=[parse_identifier(i) for i in item.moved_identifiers or []],
+        absorbed_before=member_from_dict(plain(item.absorbed_before)),
+        survivor_before=member_from_dict(plain(item.survivor_before)),
+        status=item.status,
+    )
+
+
+def _merge_item(merge: MergeRecord) -> MergeItem:
+    return MergeItem(
+        f"MEMBER#{merge.survivor_id}", f"MERGE#{merge.merge_id}", merge_id=merge.merge_id,
+        survivor_id=merge.survivor_id, absorbed_id=merge.absorbed_id, at=merge.at,
+        event_id=merge.event_id, reason=merge.reason, status=merge.status,
+        moved_identifiers=[i.key for i in merge.moved_identifiers],
+        absorbed_before=member_to_dict(merge.absorbed_before),
+        survivor_before=member_to_dict(merge.survivor_before),
+    )
+
+
+class DynamoMemberStore:
+    """The resolver's store port, the member reads every area asks for, and member-item writes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        configure(settings, MEMBER_MODELS)
 
     # ------------------------------------------------------------------ reads
-    def _client(self) -> Any:
-        return MemberItem._get_connection().connection.client
+    def read(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Raw items of the members table by key, in one consistent round trip."""
+        return batch_get(MemberItem, keys)
 
-    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """One BatchGetItem across item types (pynamodb batches one model class at a time)."""
-        table = self.settings.members_table
-        pending = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in dict.fromkeys(keys)]
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        attempt = 0
-        while pending:
-            response = self._client().batch_get_item(
-                RequestItems={table: {"Keys": pending[:100], "ConsistentRead": True}})
-            for raw in response.get("Responses", {}).get(table, []):
-                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-            pending = pending[100:] + response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            attempt += 1
-            if pending and response.get("UnprocessedKeys"):
-                time.sleep(min(1.0, 0.02 * 2 ** attempt))
-        return found
-
-    def snapshot(self, identifiers: list[Identifier], order: tuple[str, str] | None,
-                 event: str) -> Snapshot:
+    def snapshot(self, identifiers: list[Identifier], order: tuple[str, str] | None, event: str) -> Snapshot:
         keys = [identity_key(i) for i in identifiers] + [event_key(event)]
         if order:
             keys.append(order_key(*order))
-        found = self._batch_get(keys)
+        found = self.read(keys)
         marker = found.get(event_key(event))
         if marker is not None:
-            return Snapshot({}, None, duplicate_events=_plain(EventItem.from_raw_data(marker).published) or [])
+            published = plain(EventItem.from_raw_data(marker).published) or []
+            return Snapshot({}, None, duplicate_events=[from_stored(p) for p in published])
         identities = {}
         for identifier in identifiers:
             raw = found.get(identity_key(identifier))
             if raw is not None:
-                item = IdentityItem.from_raw_data(raw)
-                identities[identifier] = IdentityRecord(identifier, item.member_id, bool(item.flagged),
-                                                        frozenset(item.seen_members or []))
+                identities[identifier] = identity_from_raw(identifier, raw)
         order_raw = found.get(order_key(*order)) if order else None
         return Snapshot(identities, order_from_item(OrderItem.from_raw_data(order_raw)) if order_raw else None)
 
     def members(self, member_ids: set[str]) -> dict[str, Member]:
-        """Members by id, following merge pointers to the live survivor."""
+        """Members by id, following merge pointers to the live survivor (the pointers are kept too)."""
         result: dict[str, Member] = {}
         wanted = set(member_ids)
         for _ in range(MAX_POINTER_HOPS):
             if not wanted:
                 break
-            found = self._batch_get([member_key(m) for m in sorted(wanted)])
+            found = self.read([member_key(m) for m in sorted(wanted)])
             wanted = set()
             for raw in found.values():
                 member = member_from_item(MemberItem.from_raw_data(raw))
@@ -214,31 +311,51 @@ class DynamoMemberStore:
                     wanted.add(member.merged_into)
         return result
 
+    def live_members(self, member_ids: list[str]) -> dict[str, Member]:
+        """Each requested id to its live member (merged ids lead to the survivor)."""
+        found = self.members(set(member_ids))
+        out = {}
+        for member_id in member_ids:
+            member = found.get(member_id)
+            hops = 0
+            while member is not None and not member.live and member.merged_into and hops < MAX_POINTER_HOPS:
+                member, hops = found.get(member.merged_into), hops + 1
+            if member is not None and member.live:
+                out[member_id] = member
+        return out
+
     def get_member(self, member_id: str) -> Member | None:
         """The live member behind an id (old ids of merged members lead to the survivor)."""
         current = member_id
         for _ in range(MAX_POINTER_HOPS):
-            try:
-                item = MemberItem.get(*member_key(current), consistent_read=True)
-            except MemberItem.DoesNotExist:
-                return None
-            member = member_from_item(item)
-            if member.live or not member.merged_into:
+            member = self.member_as_stored(current)
+            if member is None or member.live or not member.merged_into:
                 return member
             current = member.merged_into
         return None
 
-    def by_last_order_day(self, ranges: list[tuple[str, str]], shards: int) -> tuple[list[Member], int]:
+    def member_as_stored(self, member_id: str) -> Member | None:
+        """The member item itself, pointer or not."""
+        try:
+            return member_from_item(MemberItem.get(*member_key(member_id), consistent_read=True))
+        except MemberItem.DoesNotExist:
+            return None
+
+    def by_last_order_day(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]:
         """Members whose last order day falls in the ranges, through the activity index; items read."""
         members: list[Member] = []
         read = 0
-        for shard in range(shards):
+        for shard in range(ACTIVITY_SHARDS):
             for low, high in ranges:
                 condition = MemberItem.last_order_day.between(low, high)
                 for item in MemberItem.by_last_order_day.query(f"A{shard}", condition):
                     read += 1
                     members.append(member_from_item(item))
         return members, read
+
+    def bound_to(self, staff_id: str) -> list[Member]:
+        """The members bound to a staff member, through the ByBoundStaff index (never a scan)."""
+        return [m for m in (member_from_item(i) for i in MemberItem.by_bound_staff.query(staff_id)) if m.live]
 
     def find_by_identifier(self, identifier: Identifier) -> Member | None:
         try:
@@ -249,24 +366,15 @@ class DynamoMemberStore:
 
     def merge_history(self, member_id: str) -> list[MergeRecord]:
         items = MergeItem.query(f"MEMBER#{member_id}", MergeItem.sk.startswith("MERGE#"))
-        return [self._merge_from_item(i) for i in items]
+        return [_merge_from_item(i) for i in items]
 
-    @staticmethod
-    def _merge_from_item(item: MergeItem) -> MergeRecord:
-        return MergeRecord(
-            merge_id=item.merge_id, survivor_id=item.survivor_id, absorbed_id=item.absorbed_id,
-            at=int(item.at), event_id=item.event_id, reason=item.reason,
-            moved_identifiers=[parse_identifier(i) for i in item.moved_identifiers or []],
-            absorbed_before=member_from_dict(_plain(item.absorbed_before)),
-            survivor_before=member_from_dict(_plain(item.survivor_before)),
-            status=item.status,
-        )
+    def binding_history(self, member_id: str) -> list[dict[str, Any]]:
+        return binding_history(member_id)
 
-    # ------------------------------------------------------------------ writes
+    # ------------------------------------------------------------------ the resolver's writes
     def commit(self, plan: WritePlan) -> None:
-        connection = MemberItem._get_connection().connection
         try:
-            with TransactWrite(connection=connection) as tx:
+            with TransactWrite(connection=MemberItem._get_connection().connection) as tx:
                 self._write_event_marker(tx, plan)
                 for change in plan.members:
                     self._write_member(tx, change)
@@ -287,7 +395,7 @@ class DynamoMemberStore:
                         IdentityItem.seen_members.set(sorted(record.seen_members)),
                     ], condition=IdentityItem.member_id == record.member_id)
                 for merge in plan.merges:
-                    tx.save(self._merge_item(merge), condition=MergeItem.pk.does_not_exist())
+                    tx.save(_merge_item(merge), condition=MergeItem.pk.does_not_exist())
                 if plan.order is not None:
                     self._write_order(tx, plan)
         except TransactWriteError as exc:
@@ -297,15 +405,14 @@ class DynamoMemberStore:
         member_id = plan.members[0].member.member_id if plan.members else None
         marker = EventItem(*event_key(plan.event_key), event_id=plan.event_id,
                            recorded_at=int(time.time() * 1000), member_id=member_id,
-                           published=plan.publish, blocked_identifiers=[i.key for i in plan.blocked],
+                           published=[e.stored() for e in plan.publish],
+                           blocked_identifiers=[i.key for i in plan.blocked],
                            expires_at=int(time.time()) + EVENT_MARKER_TTL_SECONDS)
         tx.save(marker, condition=EventItem.pk.does_not_exist())
 
     def _write_order(self, tx: TransactWrite, plan: WritePlan) -> None:
-        order = plan.order
-        assert order is not None
-        item = _order_item(order)
-        item.version = plan.order_expected_version + 1
+        assert plan.order is not None
+        item = order_item(plan.order, plan.order_expected_version + 1)
         condition = (OrderItem.pk.does_not_exist() if plan.order_expected_version == 0
                      else OrderItem.version == plan.order_expected_version)
         tx.save(item, condition=condition)
@@ -317,24 +424,6 @@ class DynamoMemberStore:
             return
         item = MemberItem(*member_key(member.member_id))
         rfm = member.rfm
-        actions = [
-            MemberItem.identifiers.set([i.key for i in member.identifiers]),
-            MemberItem.profile.set(_profile_map(member.profile)),
-            MemberItem.consent.set(member.consent),
-            MemberItem.tags.set(member.tags),
-            MemberItem.order_count.set(rfm.order_count),
-            MemberItem.net_spent.set(rfm.net_spent),
-            MemberItem.absorbed.set(member.absorbed),
-            MemberItem.last_event_at.set(member.last_event_at),
-            MemberItem.version.add(1),
-        ]
-        if rfm.first_order_at is not None and rfm.last_order_at is not None:
-            actions += [
-                MemberItem.first_order_at.set(rfm.first_order_at),
-                MemberItem.last_order_at.set(rfm.last_order_at),
-                MemberItem.last_order_day.set(ms_to_day(rfm.last_order_at)),
-                MemberItem.activity_shard.set(activity_shard(member.member_id)),
-            ]
         if change.expected_version is None:
             item.member_id, item.created_at, item.status = member.member_id, member.created_at, "live"
             item.identifiers = [i.key for i in member.identifiers]
@@ -345,22 +434,26 @@ class DynamoMemberStore:
             item.last_order_day = NO_ORDER_DAY
             if rfm.last_order_at is not None:
                 item.first_order_at, item.last_order_at = rfm.first_order_at, rfm.last_order_at
-                item.last_order_day = ms_to_day(rfm.last_order_at)
+                item.last_order_day = order_day(rfm.last_order_at)
+            if member.line is not None:
+                item.line = member.line.stored()
             tx.save(item, condition=MemberItem.pk.does_not_exist())
             return
-        if member.binding:
-            staff_id, store_id = member.binding.get("staff_id"), member.binding.get("store_id")
-            actions += [
-                MemberItem.binding.set(member.binding),
-                MemberItem.bound_staff_id.set(str(staff_id)) if staff_id else MemberItem.bound_staff_id.remove(),
-                MemberItem.bound_store_id.set(str(store_id)) if store_id else MemberItem.bound_store_id.remove(),
-                MemberItem.bound_at.set(str(member.binding.get("bound_at") or "")),
-            ]
-        else:
-            actions += [MemberItem.binding.remove(), MemberItem.bound_staff_id.remove(),
-                        MemberItem.bound_store_id.remove(), MemberItem.bound_at.remove()]
-        if member.line:
-            actions.append(MemberItem.line.set(member.line))
+        actions = [
+            MemberItem.identifiers.set([i.key for i in member.identifiers]),
+            MemberItem.profile.set(_profile_map(member.profile)),
+            MemberItem.consent.set(member.consent),
+            MemberItem.tags.set(member.tags),
+            MemberItem.order_count.set(rfm.order_count),
+            MemberItem.net_spent.set(rfm.net_spent),
+            MemberItem.absorbed.set(member.absorbed),
+            MemberItem.last_event_at.set(member.last_event_at),
+            MemberItem.version.add(1),
+            *_activity_actions(member.member_id, rfm),
+            *_binding_actions(member.binding),
+        ]
+        if member.line is not None:
+            actions.append(MemberItem.line.set(member.line.stored()))
         tx.update(item, actions=actions, condition=(MemberItem.version == change.expected_version)
                   & (MemberItem.status == "live"))
 
@@ -377,7 +470,7 @@ class DynamoMemberStore:
         if change.placed_at is not None:
             actions += [
                 MemberItem.last_order_at.set(change.placed_at),
-                MemberItem.last_order_day.set(ms_to_day(change.placed_at)),
+                MemberItem.last_order_day.set(order_day(change.placed_at)),
                 MemberItem.first_order_at.set(MemberItem.first_order_at | change.placed_at),
                 MemberItem.activity_shard.set(activity_shard(member.member_id)),
             ]
@@ -391,6 +484,8 @@ class DynamoMemberStore:
                 MemberItem.identifiers.append([i.key for i in member.identifiers])))
         if member.tags:
             actions.append(MemberItem.tags.set(MemberItem.tags.append(member.tags)))
+        if member.line is not None:
+            actions.append(MemberItem.line.set(member.line.stored()))
         condition = (MemberItem.status == "live") & (MemberItem.last_event_at <= at)
         if change.placed_at is not None:
             condition &= MemberItem.last_order_at.does_not_exist() | (MemberItem.last_order_at <= change.placed_at)
@@ -418,38 +513,12 @@ class DynamoMemberStore:
                             IdentityItem.seen_members.set(sorted(record.seen_members))]
         tx.update(item, actions=actions, condition=IdentityItem.member_id == old)
 
-    @staticmethod
-    def _merge_item(merge: MergeRecord) -> MergeItem:
-        return MergeItem(
-            f"MEMBER#{merge.survivor_id}", f"MERGE#{merge.merge_id}", merge_id=merge.merge_id,
-            survivor_id=merge.survivor_id, absorbed_id=merge.absorbed_id, at=merge.at,
-            event_id=merge.event_id, reason=merge.reason, status=merge.status,
-            moved_identifiers=[i.key for i in merge.moved_identifiers],
-            absorbed_before=member_to_dict(merge.absorbed_before),
-            survivor_before=member_to_dict(merge.survivor_before),
-        )
-
-
-    # ------------------------------------------------------------------ unmerge
-    def unmerge(self, survivor_id: str, merge_id: str | None, at: int) -> tuple[MergeRecord, Member] | None:
-        """Undo one recorded merge (the latest one when no id is given) in one transaction."""
-        survivor = self.get_member(survivor_id)
-        if survivor is None:
-            return None
-        history = [m for m in self.merge_history(survivor.member_id) if m.status == "merged"]
-        if merge_id is not None:
-            history = [m for m in history if m.merge_id == merge_id]
-        if not history:
-            return None
-        record = max(history, key=lambda m: m.merge_id)
-        absorbed_item = MemberItem.get(*member_key(record.absorbed_id), consistent_read=True)
-        absorbed = member_from_item(absorbed_item)
-        remaining, restored = unmerge_plan(record, survivor, absorbed, at)
-        connection = MemberItem._get_connection().connection
+    def commit_unmerge(self, record: MergeRecord, survivor: Member, absorbed: Member, remaining: Member,
+                       restored: Member) -> None:
+        """Undo one recorded merge in one transaction, conditioned on both members' versions."""
         try:
-            with TransactWrite(connection=connection) as tx:
+            with TransactWrite(connection=MemberItem._get_connection().connection) as tx:
                 self._write_member(tx, MemberChange(member=remaining, expected_version=survivor.version))
-                item = MemberItem(*member_key(restored.member_id))
                 rfm = restored.rfm
                 actions = [
                     MemberItem.status.set("live"), MemberItem.merged_into.remove(),
@@ -458,27 +527,54 @@ class DynamoMemberStore:
                     MemberItem.consent.set(restored.consent), MemberItem.tags.set(restored.tags),
                     MemberItem.order_count.set(rfm.order_count), MemberItem.net_spent.set(rfm.net_spent),
                     MemberItem.absorbed.set(restored.absorbed), MemberItem.version.add(1),
+                    *_activity_actions(restored.member_id, rfm), *_binding_actions(restored.binding),
                 ]
-                binding = restored.binding or {}
-                if binding.get("staff_id") and binding.get("bound_at"):
-                    actions += [MemberItem.bound_staff_id.set(str(binding["staff_id"])),
-                                MemberItem.bound_at.set(str(binding["bound_at"]))]
-                if rfm.last_order_at is not None and rfm.first_order_at is not None:
-                    actions += [MemberItem.first_order_at.set(rfm.first_order_at),
-                                MemberItem.last_order_at.set(rfm.last_order_at),
-                                MemberItem.last_order_day.set(ms_to_day(rfm.last_order_at)),
-                                MemberItem.activity_shard.set(activity_shard(restored.member_id))]
-                tx.update(item, actions=actions, condition=(MemberItem.version == absorbed.version)
-                          & (MemberItem.status == "merged"))
+                tx.update(MemberItem(*member_key(restored.member_id)), actions=actions,
+                          condition=(MemberItem.version == absorbed.version) & (MemberItem.status == "merged"))
                 for identifier in record.moved_identifiers:
                     tx.update(IdentityItem(*identity_key(identifier)),
                               actions=[IdentityItem.member_id.set(restored.member_id)],
                               condition=IdentityItem.member_id == survivor.member_id)
-                merge_item = MergeItem(f"MEMBER#{record.survivor_id}", f"MERGE#{record.merge_id}")
-                tx.update(merge_item, actions=[MergeItem.status.set("unmerged")],
-                          condition=MergeItem.status == "merged")
+                tx.update(MergeItem(f"MEMBER#{record.survivor_id}", f"MERGE#{record.merge_id}"),
+                          actions=[MergeItem.status.set("unmerged")], condition=MergeItem.status == "merged")
         except TransactWriteError as exc:
             raise Conflict(str(exc.cause_response_code)) from exc
-        record.status = "unmerged"
-        return record, restored
 
+    # ------------------------------------------------------------------ bindings, LINE status, consent
+    def _update(self, member: Member, actions: list[Any]) -> None:
+        try:
+            MemberItem(*member_key(member.member_id)).update(
+                actions=[*actions, MemberItem.version.add(1)],
+                condition=(MemberItem.version == member.version) & (MemberItem.status == "live"))
+        except UpdateError as exc:
+            raise Conflict("the member changed concurrently") from exc
+
+    def bind(self, member: Member, binding: Binding | None) -> None:
+        """The member's new binding (None: unbound) and its history line, in one transaction."""
+        previous = member.binding
+        at = binding.bound_at if binding else datetime.now(tz=UTC)
+        history = history_item(member.member_id, binding, previous, at)
+        try:
+            with TransactWrite(connection=MemberItem._get_connection().connection) as tx:
+                tx.update(MemberItem(*member_key(member.member_id)),
+                          actions=[*_binding_actions(binding), MemberItem.version.add(1)],
+                          condition=(MemberItem.version == member.version) & (MemberItem.status == "live"))
+                tx.save(history, condition=BindingHistoryItem.pk.does_not_exist())
+        except TransactWriteError as exc:
+            raise Conflict("the member changed concurrently") from exc
+
+    def touch(self, member: Member, at: datetime) -> None:
+        """Any message from a bound customer keeps the binding from expiring."""
+        if member.binding is not None:
+            self._update(member, [MemberItem.binding["last_interaction_at"].set(at.isoformat())])
+
+    def set_line(self, member: Member, line: LineStatus) -> None:
+        self._update(member, [MemberItem.line.set(line.stored())])
+
+    def set_opt_out(self, member: Member, opted_out: bool) -> None:
+        self._update(member, [MemberItem.opted_out.set(opted_out)])
+
+
+def identity_from_raw(identifier: Identifier, raw: dict[str, Any]) -> IdentityRecord:
+    item = IdentityItem.from_raw_data(raw)
+    return IdentityRecord(identifier, item.member_id, bool(item.flagged), frozenset(item.seen_members or []))

@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
 
 MAX_EVENTS_PER_DELIVERY = 100
 
@@ -128,3 +128,11 @@ def parse_delivery(payload: object) -> list[CanonicalEvent]:
         return list(Delivery.model_validate(payload).events)
     return [CanonicalEvent.model_validate(payload)]
 
+
+
+class QueuedCanonicalEvent(BaseModel):
+    """An ingest queue record as Lambda hands it over: the body is one canonical event."""
+
+    model_config = ConfigDict(extra="ignore")
+    messageId: str
+    body: Json[CanonicalEvent]

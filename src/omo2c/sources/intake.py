@@ -6,8 +6,11 @@ from collections.abc import Callable, Mapping
 
 from omo2c.core.errors import InvalidEvent, NotFound, PayloadTooLarge, Unauthenticated
 from omo2c.core.settings import Settings
-from omo2c.sources import adapter_for
+from omo2c.sources import generic, shopify
 from omo2c.sources.canonical import CanonicalEvent
+from omo2c.sources.payload import SourceAdapter
+
+ADAPTERS: dict[str, SourceAdapter] = {"generic": generic.ADAPTER, "shopify": shopify.ADAPTER}
 
 
 def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, settings: Settings,
@@ -23,7 +26,7 @@ def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, set
         raise NotFound(f"unknown webhook source '{source[:40]}'")
     if len(body) > settings.max_body_bytes:
         raise PayloadTooLarge(f"body is larger than {settings.max_body_bytes} bytes")
-    adapter = adapter_for(kind)
+    adapter = ADAPTERS[kind]
     lowered = {k.lower(): v for k, v in headers.items()}
     if not adapter.verify(lowered, body, secret_for(name), now, settings.signature_window_seconds):
         raise Unauthenticated("missing or invalid signature")

@@ -10,8 +10,9 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
-from omo2c.binding.model import BindingPolicy, prefilled_message
+from omo2c.binding.model import Binding, BindingPolicy, prefilled_message
 from omo2c.core.errors import Conflict, InvalidEvent, NotFound
+from omo2c.events import BusEvent, MemberBound, MemberUnbound
 from omo2c.members.model import Member
 from omo2c.sources.canonical import Id
 from omo2c.staff.model import Staff, Store
@@ -59,15 +60,12 @@ class StaffStore(Protocol):
                   transfer_to_store_id: str | None) -> Staff: ...
 
 
-class BindingStore(Protocol):
-    def member(self, member_id: str) -> Member | None: ...
+class MemberBindings(Protocol):
+    def get_member(self, member_id: str) -> Member | None: ...
 
     def bound_to(self, staff_id: str) -> list[Member]: ...
 
-    def customers_of(self, staff_id: str) -> list[Any]: ...
-
-    def bind(self, member: Member, staff_id: str | None, store_id: str | None, via: str, policy_version: str,
-             now: datetime) -> dict[str, Any]: ...
+    def bind(self, member: Member, binding: Binding | None) -> None: ...
 
 
 def _staff_view(staff: Staff) -> dict[str, Any]:
@@ -76,8 +74,8 @@ def _staff_view(staff: Staff) -> dict[str, Any]:
 
 
 class StaffAdmin:
-    def __init__(self, directory: StaffStore, bindings: BindingStore, basic_id: str,
-                 publish: Callable[[list[dict[str, Any]], str], None], policy: BindingPolicy,
+    def __init__(self, directory: StaffStore, bindings: MemberBindings, basic_id: str,
+                 publish: Callable[[list[BusEvent]], None], policy: BindingPolicy,
                  clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)) -> None:
         self.directory, self.bindings, self.basic_id = directory, bindings, basic_id
         self.publish, self.policy, self.clock = publish, policy, clock
@@ -122,7 +120,13 @@ class StaffAdmin:
 
     def customers(self, staff_id: str) -> dict[str, Any]:
         self._staff(staff_id)
-        return {"staff_id": staff_id, "customers": [c.__dict__ for c in self.bindings.customers_of(staff_id)]}
+        now = self.clock()
+        customers = [{"member_id": m.member_id, "name": m.profile_value("name"),
+                      "bound_at": m.binding.bound_at.isoformat(), "via": m.binding.via,
+                      "active": m.binding.is_active(now, self.policy),
+                      "line_followed": bool(m.line and m.line.followed)}
+                     for m in self.bindings.bound_to(staff_id) if m.binding is not None]
+        return {"staff_id": staff_id, "customers": customers}
 
     def leave(self, staff_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """The staff member leaves; every active binding moves to the transfer target, with history."""
@@ -142,26 +146,21 @@ class StaffAdmin:
 
     def _transfer(self, member_id: str, from_staff: str, target: Staff | None, store_id: str | None) -> int:
         for _ in range(5):
-            member = self.bindings.member(member_id)
-            if member is None or (member.binding or {}).get("staff_id") != from_staff:
+            member = self.bindings.get_member(member_id)
+            if member is None or member.binding is None or member.binding.staff_id != from_staff:
                 return 0
             now = self.clock()
+            binding = Binding(target.staff_id if target else None, store_id, now, "transfer", self.policy.version, now)
             try:
-                self.bindings.bind(member, target.staff_id if target else None, store_id, "transfer",
-                                   self.policy.version, now)
+                self.bindings.bind(member, binding)
             except Conflict:
                 continue
             self.publish([
-                {"detail_type": "member.unbound", "detail": {"member_id": member_id, "staff_id": from_staff,
-                                                             "at": now.isoformat(), "via": "transfer"}},
-                {"detail_type": "member.bound", "detail": {
-                    "member_id": member_id, "staff_id": target.staff_id if target else None,
-                    "staff_name": target.name if target else None, "store_id": store_id,
-                    "line_user_id": member.line.get("user_id"), "via": "transfer", "bound_at": now.isoformat(),
-                    "policy_version": self.policy.version}},
-            ], "omo2c.bind")
+                MemberUnbound(member_id=member_id, staff_id=from_staff, store_id=member.binding.store_id,
+                              via="transfer", at=now),
+                MemberBound(member_id=member_id, staff_id=binding.staff_id, staff_name=target.name if target else None,
+                            store_id=store_id, line_user_id=member.line_user_id, via="transfer", bound_at=now,
+                            policy_version=self.policy.version),
+            ])
             return 1
         raise Conflict(f"member {member_id} kept changing")
-
-
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,19 +50,37 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def credited_staff(staff: Staff | None, lookup: dict[str, Staff]) -> tuple[Staff | None, str | None, list[str]]:
-    """Who is credited for a staff member: themselves, or whoever took over when they left.
+MAX_HANDOVERS = 5
 
-    Returns (staff, store id when the store itself took over, the hops taken).
-    """
+
+@dataclass(frozen=True)
+class Handover:
+    """Who serves a staff member's customers now: themselves, a successor, or the store they were left to."""
+
+    staff: Staff | None
+    store_id: str | None
+    hops: tuple[str, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.staff is not None or self.store_id is not None
+
+    @property
+    def owner_store_id(self) -> str | None:
+        return self.staff.store_id if self.staff is not None else self.store_id
+
+
+def follow_departures(staff: Staff | None, staff_by_id: Callable[[str], Staff | None]) -> Handover:
+    """Walk the transfer targets of staff who left until an active staff member or a store takes over."""
     hops: list[str] = []
     current = staff
-    for _ in range(5):
+    for _ in range(MAX_HANDOVERS):
         if current is None or current.active:
-            return current, None, hops
+            return Handover(current, None, tuple(hops))
         hops.append(current.staff_id)
-        if current.transfer_to_staff_id:
-            current = lookup.get(current.transfer_to_staff_id)
-            continue
-        return None, current.transfer_to_store_id or current.store_id, hops
-    return None, None, hops
+        if not current.transfer_to_staff_id:
+            return Handover(None, current.transfer_to_store_id or current.store_id, tuple(hops))
+        if current.transfer_to_staff_id in hops:
+            break
+        current = staff_by_id(current.transfer_to_staff_id)
+    return Handover(None, None, tuple(hops))

@@ -10,16 +10,16 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from omo2c.core.dynamo import _MembersTable, configure
+from omo2c.core.dynamo import MembersTableItem, configure
 from omo2c.core.errors import Conflict
-from omo2c.core.settings import Settings, get_settings
+from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import InvalidIdentifier, normalize_phone
 from omo2c.staff.model import Staff, StaffCode, Store, new_code
 
-STORE_PHONES_TTL_SECONDS = 60
+STORES_TTL_SECONDS = 60
 
 
-class StaffItem(_MembersTable):
+class StaffItem(MembersTableItem):
     """pk=STAFF#<id>, sk=PROFILE."""
 
     staff_id = UnicodeAttribute()
@@ -32,7 +32,7 @@ class StaffItem(_MembersTable):
     updated_at = NumberAttribute(default=0)
 
 
-class StaffCodeItem(_MembersTable):
+class StaffCodeItem(MembersTableItem):
     """pk=STAFFCODE#<code>, sk=CODE: which staff member a QR code or shared link points at."""
 
     code = UnicodeAttribute()
@@ -41,7 +41,7 @@ class StaffCodeItem(_MembersTable):
     issued_at = UnicodeAttribute()
 
 
-class StoreItem(_MembersTable):
+class StoreItem(MembersTableItem):
     """pk=STORES, sk=STORE#<id>: all stores in one partition, listed by one query.
 
     A store's phone never identifies a customer, so ingest reads the list often (cached).
@@ -55,37 +55,51 @@ class StoreItem(_MembersTable):
 STAFF_MODELS = (StaffItem, StaffCodeItem, StoreItem)
 
 
+def staff_key(staff_id: str) -> tuple[str, str]:
+    return f"STAFF#{staff_id}", "PROFILE"
+
+
+def staff_code_key(code: str) -> tuple[str, str]:
+    return f"STAFFCODE#{code}", "CODE"
+
+
 def _staff(item: StaffItem) -> Staff:
     return Staff(item.staff_id, item.name, item.store_id, item.status, item.code, item.transfer_to_staff_id,
                  item.transfer_to_store_id)
 
 
+def _code(item: StaffCodeItem) -> StaffCode:
+    return StaffCode(item.code, item.staff_id, item.status, datetime.fromisoformat(item.issued_at))
+
+
+def staff_from_raw(raw: dict[str, Any]) -> Staff:
+    return _staff(StaffItem.from_raw_data(raw))
+
+
+def code_from_raw(raw: dict[str, Any]) -> StaffCode:
+    return _code(StaffCodeItem.from_raw_data(raw))
+
+
 class StaffDirectory:
     """Reads and writes of staff, stores and codes; codes rotate atomically with their staff."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         configure(self.settings, STAFF_MODELS)
-        self._store_phones: tuple[float, set[str]] = (0.0, set())
+        self._stores: tuple[float, dict[str, Store]] = (0.0, {})
+        self._names: dict[str, tuple[float, str | None]] = {}
 
     def staff(self, staff_id: str) -> Staff | None:
         try:
-            return _staff(StaffItem.get(f"STAFF#{staff_id}", "PROFILE"))
+            return _staff(StaffItem.get(*staff_key(staff_id)))
         except StaffItem.DoesNotExist:
             return None
 
-    def staff_many(self, staff_ids: set[str]) -> dict[str, Staff]:
-        if not staff_ids:
-            return {}
-        items = StaffItem.batch_get([(f"STAFF#{s}", "PROFILE") for s in staff_ids])
-        return {item.staff_id: _staff(item) for item in items}
-
     def code(self, code: str) -> StaffCode | None:
         try:
-            item = StaffCodeItem.get(f"STAFFCODE#{code}", "CODE")
+            return _code(StaffCodeItem.get(*staff_code_key(code)))
         except StaffCodeItem.DoesNotExist:
             return None
-        return StaffCode(item.code, item.staff_id, item.status, datetime.fromisoformat(item.issued_at))
 
     def store(self, store_id: str) -> Store | None:
         try:
@@ -94,14 +108,34 @@ class StaffDirectory:
             return None
         return Store(item.store_id, item.name, item.phone)
 
+    def stores(self) -> dict[str, Store]:
+        """Every store, read as one partition and cached briefly: they change rarely and are read often
+        (their phones on every ingest, their names in replies and messages)."""
+        fetched_at, stores = self._stores
+        if time.monotonic() - fetched_at < STORES_TTL_SECONDS:
+            return stores
+        stores = {item.store_id: Store(item.store_id, item.name, item.phone)
+                  for item in StoreItem.query("STORES", StoreItem.sk.startswith("STORE#"))}
+        self._stores = (time.monotonic(), stores)
+        return stores
+
     def store_phones(self) -> set[str]:
-        """The stores' own phones (cached briefly: read on every ingest, changed rarely)."""
-        fetched_at, phones = self._store_phones
-        if time.monotonic() - fetched_at < STORE_PHONES_TTL_SECONDS:
-            return phones
-        phones = {item.phone for item in StoreItem.query("STORES", StoreItem.sk.startswith("STORE#")) if item.phone}
-        self._store_phones = (time.monotonic(), phones)
-        return phones
+        return {store.phone for store in self.stores().values() if store.phone}
+
+    def staff_name(self, staff_id: str | None) -> str | None:
+        """Names for message signatures, cached briefly like the stores."""
+        if not staff_id:
+            return None
+        fetched_at, name = self._names.get(staff_id, (0.0, None))
+        if time.monotonic() - fetched_at >= STORES_TTL_SECONDS:
+            staff = self.staff(staff_id)
+            name = staff.name if staff else None
+            self._names[staff_id] = (time.monotonic(), name)
+        return name
+
+    def store_name(self, store_id: str | None) -> str | None:
+        store = self.stores().get(store_id) if store_id else None
+        return store.name if store else None
 
     def put_store(self, store_id: str, name: str, phone: str | None) -> Store:
         normal = None
@@ -111,7 +145,7 @@ class StaffDirectory:
             except InvalidIdentifier:
                 normal = None
         StoreItem("STORES", f"STORE#{store_id}", store_id=store_id, name=name, phone=normal).save()
-        self._store_phones = (0.0, set())
+        self._stores = (0.0, {})
         return Store(store_id, name, normal)
 
     def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str) -> tuple[Staff, bool]:
@@ -122,7 +156,7 @@ class StaffDirectory:
             item = StaffItem(f"STAFF#{staff_id}", "PROFILE")
             item.update(actions=[StaffItem.name.set(name), StaffItem.store_id.set(store_id),
                                  StaffItem.status.set(status), StaffItem.updated_at.set(int(now.timestamp()))])
-            return _staff(StaffItem.get(f"STAFF#{staff_id}", "PROFILE")), False
+            return _staff(StaffItem.get(*staff_key(staff_id))), False
         code = new_code()
         try:
             with TransactWrite(connection=StaffItem._get_connection().connection) as tx:

@@ -7,11 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from omo2c import wiring as services
-from omo2c.core.bus import publisher as bus
-from omo2c.core.dynamo import MemberItem
+from omo2c import wiring
 from omo2c.identity.identifiers import Identifier, IdentifierKind
-from omo2c.members.storage import member_key
+from omo2c.members.storage import MemberItem, member_key
 from omo2c.sources.canonical import CanonicalEvent
 from tests.conftest import published
 from tests.support.aws import http_event, load_handler, sqs_event
@@ -28,9 +26,9 @@ def attribute(aws, lambda_context):
 
     def flow(*raw_events: dict) -> None:
         for raw in raw_events:
-            outcome = services.resolver().record(
+            outcome = wiring.production().resolver.record(
                 CanonicalEvent.model_validate({**raw, "source": raw.get("source", "pos")}))
-            bus(services.get_settings(), "omo2c.ingest").publish(outcome.events)
+            wiring.production().publish(outcome.events)
         envelopes = [e for e in published(aws) if e["detail-type"].startswith("order.")]
         result = consumer.lambda_handler(sqs_event([json.dumps(e) for e in envelopes]), lambda_context)
         assert result == {"batchItemFailures": []}
@@ -71,7 +69,7 @@ def test_pos_sale_refund_and_redelivery(attribute):
 def test_ec_order_of_a_bound_member_goes_to_the_bound_staff(attribute):
     flow, get = attribute
     flow(pos_order("b-1", phone="0955-303-404", order_id="B-1", total=100))
-    member = services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955303404"))
+    member = wiring.production().members.find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955303404"))
     MemberItem(*member_key(member.member_id)).update(actions=[MemberItem.binding.set(
         {"staff_id": "S777", "store_id": "ST07", "bound_at": "2026-01-01T00:00:00+00:00",
          "last_interaction_at": "2026-11-01T00:00:00+00:00"})])

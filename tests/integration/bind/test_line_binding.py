@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import replace
 
 import pytest
 
-from omo2c import wiring as services
-from omo2c.core.dynamo import MemberItem
+from omo2c import wiring
+from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import Identifier, IdentifierKind
-from omo2c.members.storage import member_key
+from omo2c.members.storage import MemberItem, member_key
 from omo2c.sources.canonical import CanonicalEvent
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler
@@ -28,26 +27,21 @@ OTHER = "U" + "b2" * 16
 @pytest.fixture
 def line(aws, lambda_context, monkeypatch):
     messenger, sms = FakeMessenger(), FakeSms()
-    real = services.line_conversation.__wrapped__
-
-    def with_fakes():
-        return replace(real(), messenger=messenger, sms=sms)
-
-    monkeypatch.setattr(services, "line_conversation", with_fakes)
+    services = wiring.Services(Settings.from_env(), messenger=messenger, sms=sms)
     webhook = load_handler("LineWebhookFunction")
     staff_api = load_handler("StaffApiFunction")
-    ingest_api = load_handler("IngestApiFunction")
+    members_api = load_handler("MembersApiFunction")
 
     class Line:
         def __init__(self):
-            self.messenger, self.sms, self.counter = messenger, sms, 0
+            self.messenger, self.sms, self.counter, self.services = messenger, sms, 0, services
 
         def send(self, *events, signature=None):
             body = line_body(*events)
             headers = {"X-Line-Signature": signature or line_signature(body, SECRET),
                        "Content-Type": "application/json"}
             event = http_event("POST", "/line/webhook", route="/line/webhook", body=body, headers=headers)
-            return webhook.lambda_handler(event, lambda_context)
+            return webhook.lambda_handler(event, lambda_context, services=services)
 
         def say(self, user, text, event_id=None):
             self.counter += 1
@@ -56,12 +50,12 @@ def line(aws, lambda_context, monkeypatch):
         def admin(self, method, path, route, params, body=None, accept="application/json"):
             event = http_event(method, path, route=route, headers={**ADMIN, "Accept": accept},
                                body=json.dumps(body) if body is not None else "", path_params=params)
-            handler = ingest_api if route.startswith("/members") else staff_api
-            return handler.lambda_handler(event, lambda_context)
+            handler = members_api if route.startswith("/members") else staff_api
+            return handler.lambda_handler(event, lambda_context, services=services)
 
         def member(self, **query):
             event = http_event("GET", "/members", route="/members", headers=ADMIN, query=query)
-            response = ingest_api.lambda_handler(event, lambda_context)
+            response = members_api.lambda_handler(event, lambda_context, services=services)
             return json.loads(response["body"]) if response["statusCode"] == 200 else None
 
     return Line()
@@ -78,7 +72,7 @@ def setup_staff(line, staff_id="S001", name="王小明", store="ST01"):
 
 
 def test_qr_scan_binds_and_a_proved_phone_merges_with_the_pos_member(line):
-    services.resolver().record(CanonicalEvent.model_validate(
+    wiring.production().resolver.record(CanonicalEvent.model_validate(
         {**pos_order("pos-earlier", phone="0955-888-999", order_id="P-1", total=500), "source": "pos"}))
     link = setup_staff(line)
     assert link["url"].startswith("https://line.me/R/oaMessage/%40omo2c/?")
@@ -144,7 +138,7 @@ def test_staff_leaving_moves_bindings_to_the_transfer_target(line):
 def test_opt_out_and_back_in(line):
     line.say(MEI, "取消訂閱")
     assert line.member(line_user_id=MEI) is not None
-    member = services.member_store().find_by_identifier(Identifier(IdentifierKind.LINE_USER, MEI))
+    member = wiring.production().members.find_by_identifier(Identifier(IdentifierKind.LINE_USER, MEI))
     assert MemberItem.get(*member_key(member.member_id)).opted_out is True
     line.say(MEI, "訂閱")
     assert MemberItem.get(*member_key(member.member_id)).opted_out is False

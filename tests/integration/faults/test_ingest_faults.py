@@ -13,7 +13,7 @@ from unittest import mock
 import botocore.client
 from botocore.exceptions import ClientError
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 from tests.support.aws import load_handler, sqs_event
 from tests.support.events import pos_order
@@ -50,7 +50,7 @@ def deliver_until_done(worker, ctx, bodies: list[str], rounds: int = 10) -> int:
 
 
 def member(phone: str):
-    return services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, phone))
+    return wiring.production().members.find_by_identifier(Identifier(IdentifierKind.PHONE, phone))
 
 
 def test_throttling_and_conflicts_are_retried_and_nothing_is_doubled(aws, lambda_context):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 from infra.scheduler import LocalScheduler
-from omo2c import wiring as services
+from omo2c import wiring
 from tests.support.events import sample
 
 
@@ -21,13 +20,10 @@ class RecordingHost:
 
 
 def test_the_campaign_schedule_fires_the_planner_with_its_input(aws):
-    campaign = services.campaign_service().create(sample("notify/campaign.json") | {"schedule": "rate(5 minutes)"})
-    names = SimpleNamespace(template=SimpleNamespace(schedule_groups={"CampaignScheduleGroup": {}}),
-                            ref=lambda _: "t-campaigns",
-                            function_for_arn=lambda arn: "CampaignPlannerFunction" if arn.endswith(":planner")
-                            else None)
+    campaign = wiring.production().campaign_service.create(
+        sample("notify/campaign.json") | {"schedule": "rate(5 minutes)"})
     host = RecordingHost()
-    scheduler = LocalScheduler(host, names, threading.Event())
+    scheduler = LocalScheduler(host, aws["stack"].names, threading.Event())
     now = datetime.now(tz=UTC)
     assert scheduler.tick(now) == 0
     assert scheduler.tick(now + timedelta(minutes=6)) == 1

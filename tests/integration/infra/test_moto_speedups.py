@@ -6,9 +6,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.conftest import TABLES
+
 
 def test_a_failed_transaction_leaves_every_item_as_it_was(aws):
-    table = "t-members"
+    table = TABLES["MembersTable"]
     ddb = boto3.client("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "A"}, "sk": {"S": "1"}, "n": {"N": "1"}})
     with pytest.raises(ClientError):

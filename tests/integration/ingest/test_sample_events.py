@@ -12,7 +12,7 @@ def test_sample_sqs_batch_records_the_member_the_sample_lookup_finds(aws, lambda
     monkeypatch.setenv("OMO_ADMIN_TOKEN", "local-admin-token")
     worker = load_handler("IngestWorkerFunction")
     assert worker.lambda_handler(sample("ingest/sqs-ingest-batch.json"), lambda_context) == {"batchItemFailures": []}
-    api = load_handler("IngestApiFunction")
+    api = load_handler("MembersApiFunction")
     found = api.lambda_handler(sample("ingest/http-get-members-by-phone.json"), lambda_context)
     assert found["statusCode"] == 200
     assert json.loads(found["body"])["orders"]["count"] == 1
@@ -26,6 +26,6 @@ def test_sample_webhook_is_signed_for_a_fixed_time_so_it_is_stale_now(aws, lambd
 
 
 def test_unknown_member_id_is_404(aws, lambda_context):
-    api = load_handler("IngestApiFunction")
+    api = load_handler("MembersApiFunction")
     assert api.lambda_handler(sample("ingest/http-get-member.json"), lambda_context)["statusCode"] == 404
     assert api.lambda_handler(sample("ingest/http-post-unmerge.json"), lambda_context)["statusCode"] == 404

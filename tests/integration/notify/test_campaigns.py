@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from omo2c import wiring as services
+from omo2c import wiring
+from omo2c.binding.model import Binding
+from omo2c.core.settings import Settings
+from omo2c.events import MemberBound, MemberCreated, OrderRecorded
 from omo2c.identity.identifiers import Identifier, IdentifierKind
+from omo2c.members.model import LineStatus
 from omo2c.sources.canonical import CanonicalEvent
 from tests.support.aws import http_event, load_handler, sqs_event
 from tests.support.events import pos_order
@@ -24,40 +28,35 @@ def make_member(n: int, *, line: bool, sms: bool, opted_out: bool = False, recen
     raw = pos_order(f"c-{n}", phone=phone, order_id=f"C{n}", total=500,
                     occurred_at=datetime.now(tz=UTC).isoformat() if recent else LAPSED_AT, name=f"客人{n}")
     raw["customer"]["consent"] = {"sms": sms}
-    outcome = services.resolver().record(CanonicalEvent.model_validate({**raw, "source": "pos"}))
-    contacts = services.member_contacts()
-    member = contacts.member(outcome.member_id)
-    contacts.bind(member, "S001", "ST01", "qr", "test", datetime.now(tz=UTC))
+    outcome = wiring.production().resolver.record(CanonicalEvent.model_validate({**raw, "source": "pos"}))
+    members = wiring.production().members
+    now = datetime.now(tz=UTC)
+    members.bind(members.get_member(outcome.member_id), Binding("S001", "ST01", now, "qr", "test", now))
     if line:
-        contacts.set_line(contacts.member(outcome.member_id), "U" + f"{n:032x}", True, datetime.now(tz=UTC))
+        members.set_line(members.get_member(outcome.member_id), LineStatus("U" + f"{n:032x}", True, now.isoformat()))
     if opted_out:
-        contacts.set_opt_out(contacts.member(outcome.member_id), True)
+        members.set_opt_out(members.get_member(outcome.member_id), True)
     return outcome.member_id
 
 
 @pytest.fixture
 def notify(aws, lambda_context, monkeypatch):
     line, sms = FakeMessenger(), FakeSms()
-    real = services.campaign_service.__wrapped__
-
-    def with_fakes():
-        return replace_service(real(), line, sms)
-
-    monkeypatch.setattr(services, "campaign_service", with_fakes)
-    services.staff_directory().put_store("ST01", "信義店", None)
-    services.staff_directory().put_staff("S001", "王小明", "ST01", "active")
+    services = wiring.Services(Settings.from_env(), messenger=line, sms=sms)
+    wiring.production().staff_directory.put_store("ST01", "信義店", None)
+    wiring.production().staff_directory.put_staff("S001", "王小明", "ST01", "active")
     api = load_handler("CampaignsApiFunction")
     sender = load_handler("SendWorkerFunction")
     triggers = load_handler("NotifyEventsFunction")
 
     class Notify:
         def __init__(self):
-            self.line, self.sms = line, sms
+            self.line, self.sms, self.services = line, sms, services
 
         def call(self, method, path, route, params=None, body=None):
             event = http_event(method, path, route=route, headers=ADMIN, path_params=params,
                                body=json.dumps(body) if body is not None else "")
-            response = api.lambda_handler(event, lambda_context)
+            response = api.lambda_handler(event, lambda_context, services=services)
             return response["statusCode"], json.loads(response["body"])
 
         def drain(self) -> int:
@@ -67,22 +66,20 @@ def notify(aws, lambda_context, monkeypatch):
                 messages = got.get("Messages", [])
                 if not messages:
                     return handled
-                result = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+                result = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context,
+                                               services=services)
                 assert result == {"batchItemFailures": []}
                 for m in messages:
                     aws["sqs"].delete_message(QueueUrl=aws["send_url"], ReceiptHandle=m["ReceiptHandle"])
                 handled += len(messages)
 
-        def event(self, detail_type, detail):
-            body = json.dumps({"detail-type": detail_type, "source": "omo2c.ingest", "detail": detail})
-            assert triggers.lambda_handler(sqs_event([body]), lambda_context) == {"batchItemFailures": []}
+        def event(self, bus_event):
+            body = json.dumps({"id": "e1", "source": bus_event.SOURCE, "time": "2026-11-24T00:00:00Z",
+                               "detail-type": bus_event.DETAIL_TYPE, "detail": bus_event.model_dump(mode="json")})
+            result = triggers.lambda_handler(sqs_event([body]), lambda_context, services=services)
+            assert result == {"batchItemFailures": []}
 
     return Notify()
-
-
-def replace_service(service, line, sms):
-    service.line, service.sms = (lambda: line), (lambda: sms)
-    return service
 
 
 CAMPAIGN = {"name": "60 天未購回流", "segment": {"days_since_last_order": {"min": 60}},
@@ -113,9 +110,9 @@ def test_lapsed_members_get_line_or_sms_and_the_opted_out_get_nothing(notify):
         ("+886955600002", "【Brand】客人2 您好，我是王小明，好久不見！")]
 
     now = datetime.now(tz=UTC)
-    notify.event("order.recorded", {"member_id": line_member, "event_type": "order.created", "source": "ec",
-                                    "order_id": "CONV-1", "net_kept": "880", "currency": "TWD",
-                                    "placed_at": int(now.timestamp() * 1000)})
+    notify.event(OrderRecorded(member_id=line_member, event_id="ec-conv", event_type="order.created", source="ec",
+                               order_id="CONV-1", channel="ec", total=880, net=880, net_kept=880, status="open",
+                               placed_at=int(now.timestamp() * 1000), version="00000001", occurred_at=now))
     status, report = notify.call("GET", f"/campaigns/{cid}/report", "/campaigns/{campaign_id}/report",
                                  {"campaign_id": cid})
     (only,) = report["runs"]
@@ -143,8 +140,10 @@ def test_identical_content_is_one_multicast_and_reruns_respect_the_frequency_cap
 def test_triggered_welcome_sms_once_and_staff_welcome_on_line(notify):
     member_id = make_member(20, line=True, sms=True, recent=True)
     for _ in range(2):
-        notify.event("member.created", {"member_id": member_id, "channel": "pos", "consent": {"sms": True}})
-    notify.event("member.bound", {"member_id": member_id, "staff_id": "S001", "staff_name": "王小明"})
+        notify.event(MemberCreated(member_id=member_id, event_id="c-20", channel="pos", consent={"sms": True},
+                                   occurred_at=datetime.now(tz=UTC)))
+    notify.event(MemberBound(member_id=member_id, staff_id="S001", staff_name="王小明", via="qr",
+                             bound_at=datetime.now(tz=UTC), policy_version="test"))
     notify.drain()
     assert len(notify.sms.sent) == 1 and "WELCOME100" in notify.sms.sent[0][1]
     assert notify.line.pushes and "王小明" in notify.line.pushes[0][1][0]
@@ -152,7 +151,7 @@ def test_triggered_welcome_sms_once_and_staff_welcome_on_line(notify):
 
 def test_quiet_hours_defer_through_the_queue(notify, aws):
     make_member(30, line=True, sms=False)
-    service = services.campaign_service()
+    service = notify.services.campaign_service
     _, campaign = notify.call("POST", "/campaigns", "/campaigns",
                               body=CAMPAIGN | {"quiet_hours": [["00:00", "23:59"]]})
     service.run(campaign["campaign_id"])
@@ -166,7 +165,7 @@ def test_quiet_hours_defer_through_the_queue(notify, aws):
 def test_bad_requests(notify):
     assert notify.call("POST", "/campaigns", "/campaigns", body={**CAMPAIGN, "channels": ["fax"]})[0] == 422
     assert notify.call("GET", "/campaigns/nope", "/campaigns/{campaign_id}", {"campaign_id": "nope"})[0] == 404
-    assert services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955600099")) is None
+    assert wiring.production().members.find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955600099")) is None
 
 
 def test_provider_errors_are_retried_by_the_queue_and_never_send_twice(notify, aws, lambda_context):
@@ -176,15 +175,15 @@ def test_provider_errors_are_retried_by_the_queue_and_never_send_twice(notify, a
     make_member(40, line=True, sms=False)
     make_member(41, line=False, sms=True)
     _, campaign = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN)
-    services.campaign_service().run(campaign["campaign_id"])
+    notify.services.campaign_service.run(campaign["campaign_id"])
     notify.line.failures.append(LineUnavailable("LINE answered 500"))
     notify.sms.failures.append(SmsFailed("Throttling"))
     sender = load_handler("SendWorkerFunction")
     messages = aws["sqs"].receive_message(QueueUrl=aws["send_url"], MaxNumberOfMessages=10)["Messages"]
     with pytest.raises(BatchProcessingError):  # every record failed: Lambda retries the whole batch
-        sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
-    retry = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+        sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context, services=notify.services)
+    retry = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context, services=notify.services)
     assert retry == {"batchItemFailures": []}
-    again = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context)
+    again = sender.lambda_handler(sqs_event([m["Body"] for m in messages]), lambda_context, services=notify.services)
     assert again == {"batchItemFailures": []}
     assert len(notify.line.pushes) == 1 and len(notify.sms.sent) == 1

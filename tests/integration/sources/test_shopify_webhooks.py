@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from omo2c import wiring as services
+from omo2c import wiring
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler, sqs_event
@@ -39,7 +39,7 @@ def edge(aws, lambda_context):
 
 
 def by_email(email: str):
-    return services.member_store().find_by_identifier(Identifier(IdentifierKind.EMAIL, email))
+    return wiring.production().members.find_by_identifier(Identifier(IdentifierKind.EMAIL, email))
 
 
 def test_order_then_refund_then_redelivery(edge):
@@ -47,7 +47,7 @@ def test_order_then_refund_then_redelivery(edge):
     assert edge(order, "orders/create", "wh-order-1")["statusCode"] == 202
     member = by_email("mei.ec@example.com")
     assert member.rfm.order_count == 1 and member.rfm.net_spent == Decimal("394.95")
-    same_phone = services.member_store().find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955321654"))
+    same_phone = wiring.production().members.find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955321654"))
     assert same_phone.member_id == member.member_id
 
     assert edge(sample("shopify/refunds-create.json"), "refunds/create", "wh-refund-1")["statusCode"] == 202

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from omo2c.attribution.ledger import Rates, commission, quantize
 from omo2c.attribution.rules import AttributionPolicy, OrderFacts
 from omo2c.attribution.service import CommissionService
+from omo2c.events import OrderRecorded
 from omo2c.staff.model import Staff
 from tests.support.ledger import Lookups, MemoryLedger
 
@@ -35,11 +36,11 @@ def test_rates_by_channel_store_and_category_in_decimal():
     assert quantize(Decimal("12.345"), "USD") == Decimal("12.35") and quantize(Decimal("12.5"), "TWD") == 13
 
 
-def detail(version: int, net: int, status: str = "open", event_type: str = "order.updated") -> dict:
-    return {"source": "pos", "order_id": "A", "channel": "pos", "status": status, "version": f"{version:05d}",
-            "event_type": event_type, "member_id": "m1", "store_id": "ST01", "staff_id": "S001",
-            "referral_code": None, "placed_at": int(T0.timestamp() * 1000), "net_kept": str(net), "currency": "TWD",
-            "items": []}
+def detail(version: int, net: int, status: str = "open", event_type: str = "order.updated") -> OrderRecorded:
+    return OrderRecorded(source="pos", order_id="A", channel="pos", status=status, version=f"{version:08d}",
+                         event_id=f"e{version}", event_type=event_type, member_id="m1", store_id="ST01",
+                         staff_id="S001", placed_at=int(T0.timestamp() * 1000), total=net, net=net, net_kept=net,
+                         occurred_at=T0)
 
 
 VERSIONS = st.lists(st.tuples(st.integers(0, 5000), st.sampled_from(["open", "open", "cancelled"])),
@@ -58,8 +59,8 @@ def test_ledger_sum_is_the_commission_on_the_latest_net_kept_whatever_the_delive
                                 clock=lambda: next(clock))
     for d in deliveries:
         service.record(d)
-    latest = max(deliveries, key=lambda d: d["version"])
-    expected = commission(facts(latest["net_kept"], status=latest["status"]), RATES)[0]
+    latest = max(deliveries, key=lambda d: d.version)
+    expected = commission(facts(str(latest.net_kept), status=latest.status), RATES)[0]
     _, entries = ledger.load("pos", "A")
     assert sum((e.amount for e in entries), Decimal(0)) == expected
     assert len({e.seq for e in entries}) == len(entries)

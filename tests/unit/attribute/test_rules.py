@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from omo2c.attribution.rules import AttributionPolicy, OrderFacts, decide_credit
+from omo2c.binding.model import Binding, BindingPolicy
 from omo2c.staff.model import Staff, StaffCode
 from tests.support.ledger import Lookups
 
 PLACED = datetime(2026, 11, 20, 12, tzinfo=UTC)
-POLICY = AttributionPolicy(referral_valid_days=7, binding_expiry_days=180)
+POLICY = AttributionPolicy(referral_valid_days=7, binding=BindingPolicy(expiry_days=180))
 AMY = Staff("S001", "Amy", "ST01")
 BEN = Staff("S002", "Ben", "ST02")
 
@@ -23,8 +24,7 @@ def order(**changes) -> OrderFacts:
 
 
 def binding(staff="S001", bound=PLACED - timedelta(days=40), last=None):
-    return {"staff_id": staff, "store_id": "ST01", "bound_at": bound.isoformat(),
-            "last_interaction_at": (last or bound).isoformat()}
+    return Binding(staff, "ST01", bound, "qr", "test", last or bound)
 
 
 def test_pos_order_goes_to_the_checkout_staff():

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from omo2c.binding.model import BindingPolicy, ScanOutcome, code_in, decide_scan, is_active, prefilled_message
+from omo2c.binding.model import Binding, BindingPolicy, ScanOutcome, code_in, decide_scan, prefilled_message
 from omo2c.channels.sms import segments
 from omo2c.identity.verification import PendingCode, code_hash, looks_like_code, matches, new_code
 
@@ -17,7 +17,7 @@ POLICY = BindingPolicy(cooldown_days=30, expiry_days=180)
 def binding(staff="S001", days_ago=10, interacted_days_ago=None):
     bound = NOW - timedelta(days=days_ago)
     last = NOW - timedelta(days=interacted_days_ago if interacted_days_ago is not None else days_ago)
-    return {"staff_id": staff, "bound_at": bound.isoformat(), "last_interaction_at": last.isoformat()}
+    return Binding(staff, "ST01", bound, "qr", "test", last)
 
 
 def test_first_scan_binds_same_staff_is_already_bound():
@@ -32,8 +32,15 @@ def test_another_staff_inside_cooldown_keeps_the_current_one_after_it_replaces()
 
 
 def test_binding_expires_without_interaction():
-    assert is_active(binding(days_ago=400, interacted_days_ago=10), NOW, POLICY)
-    assert not is_active(binding(days_ago=400, interacted_days_ago=181), NOW, POLICY)
+    assert binding(days_ago=400, interacted_days_ago=10).is_active(NOW, POLICY)
+    assert not binding(days_ago=400, interacted_days_ago=181).is_active(NOW, POLICY)
+    assert not binding(days_ago=-1).is_active(NOW, POLICY), "a binding does not count before it was made"
+
+
+def test_a_binding_reads_back_what_it_stores():
+    original = binding(days_ago=3, interacted_days_ago=1)
+    assert Binding.from_stored(original.stored()) == original
+    assert Binding.from_stored({"staff_id": None, "store_id": None}) is None
     assert decide_scan(binding(days_ago=400, interacted_days_ago=181), "S002", NOW, POLICY).outcome \
         is ScanOutcome.BOUND
 

@@ -11,6 +11,7 @@ from omo2c.attribution.ledger import Rates, commission
 from omo2c.attribution.rules import AttributionPolicy, OrderFacts
 from omo2c.attribution.service import CommissionService
 from omo2c.core.settings import Settings
+from omo2c.events import OrderRecorded
 from omo2c.identity.identifiers import BlockList
 from omo2c.members.resolution import Policy, Resolver
 from omo2c.sources.canonical import CanonicalEvent
@@ -49,7 +50,7 @@ def test_ten_thousand_shuffled_events_with_redeliveries():
                         new_id=lambda: f"m{next(counter):05d}", sleep=lambda _: None)
     published = []
     for event in build_events(rnd):
-        published += [e["detail"] for e in resolver.record(event).events if e["detail_type"] == "order.recorded"]
+        published += [e for e in resolver.record(event).events if isinstance(e, OrderRecorded)]
 
     members = [m for m in store.members_by_id.values() if m.live]
     phones = {o.member_id for o in store.orders.values() if o.member_id}
@@ -72,7 +73,7 @@ def test_ten_thousand_shuffled_events_with_redeliveries():
         if order.status == "pending":
             continue
         _, entries = ledger.load(source, order_id)
-        latest = max((d for d in published if d["order_id"] == order_id), key=lambda d: d["version"])
-        assert Decimal(latest["net_kept"]) == order.net_kept
-        expected = commission(OrderFacts.from_detail(latest), RATES)[0]
+        latest = max((d for d in published if d.order_id == order_id), key=lambda d: d.version)
+        assert latest.net_kept == order.net_kept
+        expected = commission(OrderFacts.from_event(latest), RATES)[0]
         assert sum((e.amount for e in entries), Decimal(0)) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind
+from omo2c.members.admin import MembersAdmin
 from omo2c.members.resolution import Policy, Resolver
 from omo2c.sources.canonical import CanonicalEvent
 from tests.support.events import pos_order
@@ -118,7 +120,10 @@ def test_merge_then_unmerge_restores_both_members(a_totals, b_totals):
     before = {(m.member_id, m.rfm.order_count, m.rfm.net_spent) for m in (a, b)}
     link = r.record(event(event_id="link", phone="0955000555", pos_member_no="PB", order_id="L", total=1,
                           occurred_at="2026-03-01T00:00:00+08:00", refunds=[]))
-    store.unmerge(link.member_id, None, at=0)
+    announced = []
+    admin = MembersAdmin(store, announced.extend, clock=lambda: datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert admin.unmerge(link.member_id, None)["restored_member_id"] in {a.member_id, b.member_id}
+    assert [e.DETAIL_TYPE for e in announced] == ["member.unmerged"]
     r.record(event(event_id="unlink", phone="0955000555", order_id="L", total=1, type_="order.cancelled",
                    occurred_at="2026-03-02T00:00:00+08:00"))
     after_a = store.get_member(a.member_id)

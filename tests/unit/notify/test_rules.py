@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from omo2c.binding.model import Binding
 from omo2c.campaigns.model import CampaignIn, Segment
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render
 from omo2c.identity.identifiers import Identifier, IdentifierKind
-from omo2c.members.model import NO_ORDER_DAY, Member, Rfm
+from omo2c.members.model import NO_ORDER_DAY, LineStatus, Member, Rfm
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 11:00 in Taipei
 WINDOWS = [("21:00", "09:00"), ("12:30", "13:30")]
@@ -25,8 +26,8 @@ def member(days_ago: int | None = 70, orders: int = 3, **changes) -> Member:
                                Identifier(IdentifierKind.LINE_USER, "U" + "c" * 32)],
                   rfm=Rfm(last - 200 * 86_400_000 if last else None, last, orders if last else 0,
                           Decimal(3000) if last else Decimal(0)),
-                  line={"user_id": "U" + "c" * 32, "followed": True, "reachable": True},
-                  consent={"sms": True}, binding={"staff_id": "S001", "store_id": "ST01"})
+                  line=LineStatus("U" + "c" * 32, True),
+                  consent={"sms": True}, binding=Binding("S001", "ST01", NOW - timedelta(days=20)))
     for key, value in changes.items():
         setattr(base, key, value)
     return base
@@ -45,6 +46,9 @@ def test_prospects_are_their_own_range():
 
 def test_other_filters():
     assert not matches(member(), Segment(bound=False), NOW)
+    expired = member(binding=Binding("S001", "ST01", NOW - timedelta(days=400)))
+    assert matches(expired, Segment(bound=False), NOW), "an expired binding no longer counts as bound"
+    assert not matches(expired, Segment(store_ids=["ST01"]), NOW)
     assert matches(member(), Segment(store_ids=["ST01"], order_count={"min": 2}, net_spent={"max": 5000}), NOW)
     assert not matches(member(), Segment(tags=["vip"]), NOW)
 
@@ -57,10 +61,10 @@ def test_render_fills_names_and_blanks_what_is_unknown():
 
 def test_consent_first_then_line_then_sms():
     assert choose_channel(member(), ["line", "sms"], opted_out=False).channel == "line"
-    unfollowed = member(line={"user_id": "U" + "c" * 32, "followed": False})
+    unfollowed = member(line=LineStatus("U" + "c" * 32, False))
     assert choose_channel(unfollowed, ["line", "sms"], opted_out=False).channel == "sms"
     assert choose_channel(unfollowed, ["line"], opted_out=False).reason == "line_unreachable"
-    no_sms = member(line={}, consent={"sms": False})
+    no_sms = member(line=None, consent={"sms": False})
     assert choose_channel(no_sms, ["line", "sms"], opted_out=False).reason == "no_sms_consent"
     assert choose_channel(member(), ["line", "sms"], opted_out=True).reason == "opted_out"
 
