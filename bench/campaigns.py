@@ -17,7 +17,7 @@ SEGMENT = {"days_since_last_order": {"min": 60, "max": 90}}
 
 
 def _member_items(count: int, seed: int = 7) -> list[dict[str, Any]]:
-    from omo2c.members.model import activity_shard
+    from omo2c.members.storage import activity_shard
 
     rnd = random.Random(seed)
     today = datetime.now(tz=UTC)
@@ -52,15 +52,16 @@ def _load(items: list[dict[str, Any]]) -> None:
 
 def selection_ratio(size: int) -> tuple[float, int, int]:
     with moto_stack.in_process():
-        from omo2c import wiring as services
+        from omo2c import wiring
         from omo2c.campaigns.model import Segment
         from omo2c.campaigns.rules import day_ranges, matches
+        from omo2c.core.settings import Settings
 
         _load(_member_items(size))
         segment = Segment.model_validate(SEGMENT)
         now = datetime.now(tz=UTC)
         with counting() as calls:
-            members, read = services.member_store().by_last_order_day(day_ranges(segment, now), 8)
+            members, read = wiring.Services(Settings.from_env()).members.by_last_order_day(day_ranges(segment, now))
         due = sum(1 for m in members if matches(m, segment, now))
         return round(read / max(due, 1), 3), due, calls.total("dynamodb")
 
@@ -84,19 +85,18 @@ def line_calls_per_1000() -> dict[str, float]:
     with moto_stack.in_process():
         import boto3
 
-        from omo2c import wiring as services
+        from omo2c import wiring
+        from omo2c.core.settings import Settings
 
         queue = os.environ["OMO_SEND_QUEUE_URL"]
-        services.reset()
         items = _member_items(1000, seed=11)
         stale = (datetime.now(tz=UTC) - timedelta(days=75))
         for item in items:
             item["last_order_day"] = {"S": (stale + timedelta(hours=8)).strftime("%Y-%m-%d")}
             item["last_order_at"] = {"N": str(int(stale.timestamp() * 1000))}
         _load(items)
-        service = services.campaign_service()
         messenger = CountingMessenger()
-        service.line = lambda: messenger
+        service = wiring.Services(Settings.from_env(), messenger=messenger).campaign_service
         campaign = service.create({"name": "bench", "segment": SEGMENT, "message": "本週熟成紅茶 8 折",
                                    "channels": ["line"], "schedule": "cron(0 11 * * ? *)", "quiet_hours": []})
         service.run(campaign.campaign_id)

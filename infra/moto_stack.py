@@ -102,7 +102,7 @@ def configure_environment(names: Names, aws_endpoint: str | None = None, gateway
     env = {
         **_connect(aws_endpoint),
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_METRICS_DISABLED": "true",
-        "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line", "OMO_LOCAL": "1",
+        "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line",
         **names.environment(),
     }
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")

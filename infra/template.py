@@ -114,9 +114,6 @@ class Template:
     def routes(self) -> list[Route]:
         return [route for function in self.functions.values() for route in function.routes]
 
-    def resources_of(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == kind}
-
 
 def _ref_id(value: Any) -> str:
     """The logical id behind !Ref X / !GetAtt X.Arn."""

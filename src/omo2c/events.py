@@ -35,6 +35,8 @@ class BusEvent(BaseModel):
 
 
 class MemberCreated(BusEvent):
+    """A new member was made by the first event that carried none of their known identifiers."""
+
     DETAIL_TYPE: ClassVar[str] = "member.created"
     SOURCE: ClassVar[str] = MEMBERS_SOURCE
     member_id: str
@@ -48,6 +50,8 @@ class MemberCreated(BusEvent):
 
 
 class MemberMerged(BusEvent):
+    """An event carried identifiers of two members: the older survives, the other points to it."""
+
     DETAIL_TYPE: ClassVar[str] = "member.merged"
     SOURCE: ClassVar[str] = MEMBERS_SOURCE
     survivor_id: str
@@ -58,6 +62,8 @@ class MemberMerged(BusEvent):
 
 
 class MemberUnmerged(BusEvent):
+    """An admin undid a recorded merge: the absorbed member is live again with what it brought."""
+
     DETAIL_TYPE: ClassVar[str] = "member.unmerged"
     SOURCE: ClassVar[str] = MEMBERS_SOURCE
     survivor_id: str
@@ -66,6 +72,8 @@ class MemberUnmerged(BusEvent):
 
 
 class MemberBound(BusEvent):
+    """A member now belongs to this staff member (or store): by a QR scan, or a transfer when staff left."""
+
     DETAIL_TYPE: ClassVar[str] = "member.bound"
     SOURCE: ClassVar[str] = BINDING_SOURCE
     member_id: str
@@ -79,6 +87,8 @@ class MemberBound(BusEvent):
 
 
 class MemberUnbound(BusEvent):
+    """A member no longer belongs to this staff member (they were rebound or handed over)."""
+
     DETAIL_TYPE: ClassVar[str] = "member.unbound"
     SOURCE: ClassVar[str] = BINDING_SOURCE
     member_id: str
@@ -89,6 +99,8 @@ class MemberUnbound(BusEvent):
 
 
 class MemberPhoneVerified(BusEvent):
+    """A LINE user proved a phone with a one-time code; ``merged`` lists members that became one."""
+
     DETAIL_TYPE: ClassVar[str] = "member.phone_verified"
     SOURCE: ClassVar[str] = BINDING_SOURCE
     member_id: str

@@ -90,7 +90,6 @@ def render(template: str, *, name: str | None, staff_name: str | None, store_nam
 class ChannelChoice:
     channel: str | None
     reason: str | None = None
-    address: str | None = None
 
 
 def choose_channel(member: Member, channels: list[str], opted_out: bool) -> ChannelChoice:
@@ -103,12 +102,12 @@ def choose_channel(member: Member, channels: list[str], opted_out: bool) -> Chan
             user = member.line_user_id
             if user and member.line is not None and member.line.reachable \
                     and member.consent.get("line", True) is not False:
-                return ChannelChoice("line", address=user)
+                return ChannelChoice("line")
             reasons.append("line_unreachable")
         elif channel == "sms":
             phone = member.phone
             if phone and member.consent.get("sms") is True:
-                return ChannelChoice("sms", address=phone)
+                return ChannelChoice("sms")
             reasons.append("no_sms_consent" if phone else "no_phone")
     return ChannelChoice(None, reasons[-1] if reasons else "no_channel")
 

@@ -27,7 +27,6 @@ DEFAULT_BLOCKED_IDENTIFIERS = (
 
 
 class Settings(BaseModel):
-    stage: str = "dev"
     secrets_path: str = "/omo2c/dev"
     members_table: str = "omo2c-members"
     ledger_table: str = "omo2c-ledger"
@@ -66,7 +65,6 @@ class Settings(BaseModel):
     frequency_cap_days: int = 7
     sms_price_per_segment: str = "0.0645"
     welcome_coupon: str = "WELCOME100"
-    local: bool = False
 
     @field_validator("webhook_sources", mode="before")
     @classmethod

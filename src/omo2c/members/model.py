@@ -7,7 +7,7 @@ decides with these rules and hands the store one write plan to commit atomically
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -16,8 +16,6 @@ from omo2c.binding.model import Binding
 from omo2c.core.privacy import mask_email, mask_phone
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 
-PROFILE_FIELDS = ("name",)
-ACTIVITY_SHARDS = 8
 NO_ORDER_DAY = "0000-00-00"
 
 
@@ -177,16 +175,6 @@ def merge_consent(first: dict[str, bool], second: dict[str, bool]) -> dict[str, 
 def choose_survivor(members: list[Member]) -> Member:
     """The oldest member survives a merge (ties broken by id, so every writer agrees)."""
     return min(members, key=lambda m: (m.created_at, m.member_id))
-
-
-def activity_shard(member_id: str) -> str:
-    """Spread the campaign activity index over a few partitions, stable per member."""
-    return f"A{sum(member_id.encode()) % ACTIVITY_SHARDS}"
-
-
-def ms_to_day(ms: int, tz_offset_hours: int = 8) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC) + timedelta(hours=tz_offset_hours)
-    return moment.strftime("%Y-%m-%d")
 
 
 def masked(identifier: Identifier) -> dict[str, str]:

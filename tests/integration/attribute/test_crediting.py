@@ -13,7 +13,7 @@ from omo2c.members.storage import MemberItem, member_key
 from omo2c.sources.canonical import CanonicalEvent
 from tests.conftest import published
 from tests.support.aws import http_event, load_handler, sqs_event
-from tests.support.events import pos_order
+from tests.support.events import pos_order, sample
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 MONTH = datetime.now(tz=UTC).strftime("%Y-%m")
@@ -88,3 +88,14 @@ def test_bad_month_is_422_and_unknown_order_is_404(attribute):
     missing = get("/orders/pos/nope/attribution", "/orders/{source}/{order_id}/attribution",
                   {"source": "pos", "order_id": "nope"})
     assert missing["statusCode"] == 404
+
+
+def test_a_malformed_bus_event_fails_alone_and_goes_back_to_its_queue(aws, lambda_context):
+    """A poison event is a batch item failure (SQS retries it, then the DLQ keeps it); its neighbours are credited."""
+    consumer = load_handler("AttributeFunction")
+    good = sample("attribute/eventbridge-order-recorded.json")
+    broken = {**good, "detail": {**good["detail"], "net_kept": "lots"}}
+    result = consumer.lambda_handler(sqs_event([json.dumps(broken), json.dumps(good)]), lambda_context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
+    trace = wiring.production().commission_service.explain("pos", good["detail"]["order_id"])
+    assert trace["rule"] == "pos_checkout_staff"

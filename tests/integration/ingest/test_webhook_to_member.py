@@ -6,6 +6,10 @@ import json
 
 import pytest
 
+from omo2c import wiring
+from omo2c.core.queues import BatchSender
+from omo2c.core.settings import Settings
+from omo2c.sources.queue import IngestQueue
 from tests.conftest import LOCAL_SECRETS, published
 from tests.support.aws import http_event, load_handler, sqs_event
 from tests.support.events import pos_order, signed_headers
@@ -115,3 +119,20 @@ def test_oversized_body_is_413(aws, api, lambda_context):
 def test_lookup_of_unknown_phone_is_404_and_junk_is_422(aws, api, lambda_context):
     assert get_members(api, lambda_context, phone="0955-000-111")["statusCode"] == 404
     assert get_members(api, lambda_context, phone="not a phone")["statusCode"] == 422
+
+
+def test_a_queue_that_keeps_refusing_is_503_never_202(aws, api, lambda_context):
+    """The source retries a 503; a 202 would have told it the events were safe when they were lost."""
+
+    class RefusingSqs:
+        def send_message_batch(self, QueueUrl, Entries):
+            return {"Failed": [{"Id": e["Id"], "SenderFault": False, "Code": "ServiceUnavailable"} for e in Entries]}
+
+    services = wiring.Services(Settings.from_env())
+    services.ingest_queue = IngestQueue(BatchSender(aws["ingest_url"], RefusingSqs(), sleep=lambda _: None))
+    body = json.dumps(pos_order()).encode()
+    event = http_event("POST", "/webhooks/pos", route="/webhooks/{source}", body=body, path_params={"source": "pos"},
+                       headers=signed_headers(body, LOCAL_SECRETS["OMO_SOURCE_SECRET_POS"]))
+    response = api.lambda_handler(event, lambda_context, services=services)
+    assert response["statusCode"] == 503 and json.loads(response["body"])["error"] == "unavailable"
+    assert queued(aws) == 0
