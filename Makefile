@@ -57,6 +57,7 @@ bench: $(STAMPS)/venv
 
 openapi: $(STAMPS)/venv
 	$(VENV)/bin/python -m infra.openapi
+	$(VENV)/bin/python -m infra.events_schema
 
 clean:
 	rm -rf $(STAMPS) $(VENV) $(TOOLS) .aws-sam
