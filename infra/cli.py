@@ -40,9 +40,9 @@ def invoke(logical_id: str, event_path: str) -> int:
     host = FunctionHost(template)
     if state is not None:
         os.environ.update(state["env"])
-        from omo2c import wiring as services
+        from omo2c import wiring
 
-        services.reset()
+        wiring.reset()
         result = host.invoke(logical_id, event)
     else:
         from infra.moto_stack import in_process

@@ -259,10 +259,11 @@ class Poller(threading.Thread):
     """Delivers one queue's messages in batches to the function the template wires to it."""
 
     def __init__(self, host: FunctionHost, function: Function, source: QueueSource, queue_url: str,
-                 sqs: Any, stop: threading.Event) -> None:
+                 sqs: Any, stop: threading.Event, retry_backoff: int = RETRY_BACKOFF_SECONDS) -> None:
         super().__init__(name=f"poll-{source.queue}", daemon=True)
         self.host, self.function, self.source = host, function, source
         self.queue_url, self.sqs, self.stop = queue_url, sqs, stop
+        self.retry_backoff = retry_backoff
         self.delivered = 0
         self.failed = 0
 
@@ -303,7 +304,7 @@ class Poller(threading.Thread):
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
         if retry:
             self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": RETRY_BACKOFF_SECONDS}
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": self.retry_backoff}
                 for i, m in enumerate(retry)])
         self.delivered += len(done)
         self.failed += len(retry)

@@ -87,9 +87,9 @@ def _connect(aws_endpoint: str | None) -> dict[str, str]:
 
 def reset_services() -> None:
     """Forget cached settings, clients and services: the environment they were built from changed."""
-    from omo2c import wiring as services
+    from omo2c import wiring
 
-    services.reset()
+    wiring.reset()
 
 
 def configure_environment(names: Names, aws_endpoint: str | None = None, gateway_url: str = DEFAULT_GATEWAY_URL,

@@ -34,7 +34,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with in_process(secrets=LOCAL_SECRETS) as stack:
         import boto3
 
-        from omo2c import wiring as services
+        from omo2c import wiring
 
         sqs = boto3.client("sqs")
         events = boto3.client("events")
@@ -43,11 +43,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         tap_arn = sqs.get_queue_attributes(QueueUrl=tap_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="tap", EventBusName=bus, EventPattern='{"source": [{"prefix": "omo2c"}]}')
         events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
-        services.reset()
+        wiring.reset()
         yield {"sqs": sqs, "ingest_url": stack.queue_url("IngestQueue"), "send_url": stack.queue_url("SendQueue"),
                "tap_url": tap_url, "dynamodb": boto3.client("dynamodb"), "stack": stack}
         monkeypatch.undo()  # the test's own setenv before the stack gives the environment back
-        services.reset()
+        wiring.reset()
 
 
 def published(aws: dict[str, Any]) -> list[dict[str, Any]]:

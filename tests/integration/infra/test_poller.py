@@ -18,8 +18,7 @@ def _template(tmp_path, code: str) -> Template:
     return Template({}, {"Consumer": function}, {}, {}, {}, {}, {}, None)
 
 
-def test_partial_failure_keeps_only_the_failed_message_until_it_reaches_the_dlq(aws, tmp_path, monkeypatch):
-    monkeypatch.setattr("infra.local.RETRY_BACKOFF_SECONDS", 0)
+def test_partial_failure_keeps_only_the_failed_message_until_it_reaches_the_dlq(aws, tmp_path):
     sqs = boto3.client("sqs")
     dlq = sqs.create_queue(QueueName="work-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -39,7 +38,7 @@ def test_partial_failure_keeps_only_the_failed_message_until_it_reaches_the_dlq(
         "    return {'batchItemFailures': failures}\n"))
     host = FunctionHost(template)
     poller = Poller(host, template.functions["Consumer"], template.functions["Consumer"].queues[0], url, sqs,
-                    threading.Event())
+                    threading.Event(), retry_backoff=0)
     for _ in range(12):
         poller.poll_once()
     assert sorted(host.module("Consumer").seen) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
