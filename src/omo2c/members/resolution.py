@@ -237,8 +237,6 @@ class Resolver:
             try:
                 plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact, line)
                 self.store.commit(plan)
-                if outcome.member is not None:
-                    outcome.member.version = 1
                 return outcome
             except Conflict:
                 exact = True
@@ -270,7 +268,7 @@ class Resolver:
         if not owners:
             member = Member(member_id=self.new_id(), created_at=at, identifiers=list(identifiers),
                             profile=profile, consent=consent, tags=list(event.customer.tags),
-                            last_event_at=at, line=line)
+                            last_event_at=at, line=line, version=1)
             change = MemberChange(member=member, expected_version=None)
             outcome.member = member
             plan.new_identities = [(i, member.member_id) for i in identifiers]
