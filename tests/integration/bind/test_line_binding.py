@@ -153,3 +153,17 @@ def test_qr_png_and_validation(line):
     assert bad["statusCode"] == 422
     missing = line.admin("GET", "/staff/NOPE/qr", "/staff/{staff_id}/qr", {"staff_id": "NOPE"})
     assert missing["statusCode"] == 404
+
+
+def test_follow_unfollow_and_follow_again_keep_one_member_with_its_line_status(line):
+    line.send(line_event("follow", user_id=MEI, event_id="fu-1"))
+    first = line.member(line_user_id=MEI)
+    assert first["line"]["followed"] is True
+    line.send(line_event("unfollow", user_id=MEI, event_id="fu-2"))
+    assert line.member(line_user_id=MEI)["line"]["followed"] is False
+    line.send(line_event("follow", user_id=MEI, event_id="fu-3"))
+    again = line.member(line_user_id=MEI)
+    assert again["line"]["followed"] is True and again["member_id"] == first["member_id"]
+    line.send(line_event("unfollow", user_id=MEI, event_id="fu-4"))
+    line.send(line_event("follow", user_id=MEI, event_id="fu-3"))
+    assert line.member(line_user_id=MEI)["line"]["followed"] is False, "a redelivered follow changes nothing"
