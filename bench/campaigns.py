@@ -3,7 +3,6 @@ identical-content recipients; DynamoDB requests per campaign send."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from datetime import UTC, datetime, timedelta
@@ -86,6 +85,7 @@ def line_calls_per_1000() -> dict[str, float]:
         import boto3
 
         from omo2c import wiring
+        from omo2c.campaigns.model import SendJob
         from omo2c.core.settings import Settings
 
         queue = os.environ["OMO_SEND_QUEUE_URL"]
@@ -108,7 +108,7 @@ def line_calls_per_1000() -> dict[str, float]:
                 if not got:
                     break
                 for message in got:
-                    sent += service.send(json.loads(message["Body"])).get("sent", 0)
+                    sent += service.send(SendJob.model_validate_json(message["Body"])).get("sent", 0)
                     sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         line_calls = sum(1 for kind, _ in messenger.calls if kind in ("push", "multicast"))
         return {"line_calls_per_1000": round(line_calls * 1000 / max(sent, 1), 2),

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.campaigns.model import QueuedSendJob
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
 
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.SQS, model=QueuedSendJob)
 prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage")
 
 
-def record_handler(record: SQSRecord, services: wiring.Services) -> None:
-    outcome = services.campaign_service.send(json.loads(record.body))
+def record_handler(record: QueuedSendJob, services: wiring.Services) -> None:
+    outcome = services.campaign_service.send(record.body)
     for name, count in outcome.items():
         metrics.add_metric(name=f"Send_{name}", unit="Count", value=count)
 

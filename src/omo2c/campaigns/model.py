@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Json,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 PLACEHOLDERS = {"name", "staff_name", "store_name", "coupon"}
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -128,3 +137,26 @@ class SendRecord:
     job_id: str | None = None
     provider_message_id: str | None = None
     sent_at: str | None = None
+
+
+class SendJob(BaseModel):
+    """One message job on the send queue: a multicast group of identical texts, or one member."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    job_id: str
+    campaign_id: str
+    run_id: str
+    channel: Channel
+    member_ids: list[str] = Field(min_length=1, max_length=500)
+    text: str | None = None
+    kind: Literal["campaign", "trigger"] = "campaign"
+    trigger: str | None = None
+    not_before: AwareDatetime | None = None
+
+
+class QueuedSendJob(BaseModel):
+    """A send queue record as Lambda hands it over."""
+
+    model_config = ConfigDict(extra="ignore")
+    messageId: str
+    body: Json[SendJob]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from omo2c.campaigns.model import SendJob
 from omo2c.core.queues import BatchSender
 
 
@@ -12,6 +10,5 @@ class SendQueue:
     def __init__(self, sender: BatchSender) -> None:
         self.sender = sender
 
-    def enqueue(self, jobs: list[dict[str, Any]], delay_seconds: int = 0) -> None:
-        self.sender.send([{"MessageBody": json.dumps(job, ensure_ascii=False), "DelaySeconds": delay_seconds}
-                          for job in jobs])
+    def enqueue(self, jobs: list[SendJob], delay_seconds: int = 0) -> None:
+        self.sender.send([{"MessageBody": job.model_dump_json(), "DelaySeconds": delay_seconds} for job in jobs])

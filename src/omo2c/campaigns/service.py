@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from omo2c.binding.model import BindingPolicy, active
-from omo2c.campaigns.model import Campaign, CampaignIn, SendRecord
+from omo2c.campaigns.model import Campaign, CampaignIn, SendJob, SendRecord
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render, sms_cost
 from omo2c.channels.line import LineMessenger, LineRejected
 from omo2c.channels.sms import SmsSender, segments
@@ -60,7 +60,7 @@ class Names(Protocol):
 
 
 class Jobs(Protocol):
-    def enqueue(self, jobs: list[dict[str, Any]], delay_seconds: int = 0) -> None: ...
+    def enqueue(self, jobs: list[SendJob], delay_seconds: int = 0) -> None: ...
 
 
 class Schedules(Protocol):
@@ -155,20 +155,19 @@ class CampaignService:
 
     @staticmethod
     def _job(campaign_id: str, run_id: str, channel: str, member_ids: list[str], text: str | None,
-             kind: str = "campaign") -> dict[str, Any]:
-        return {"job_id": uuid.uuid4().hex, "campaign_id": campaign_id, "run_id": run_id, "channel": channel,
-                "member_ids": member_ids, "text": text, "kind": kind}
+             kind: str = "campaign", trigger: str | None = None) -> SendJob:
+        return SendJob(job_id=uuid.uuid4().hex, campaign_id=campaign_id, run_id=run_id, channel=channel,
+                       member_ids=member_ids, text=text, kind=kind, trigger=trigger)
 
     # ------------------------------------------------------------------ sending
-    def send(self, job: dict[str, Any]) -> dict[str, int]:
+    def send(self, job: SendJob) -> dict[str, int]:
         """Send one job under every rule; raises LineUnavailable/SmsFailed for the queue to retry."""
         now = self.clock()
-        not_before = job.get("not_before")
-        if not_before and datetime.fromisoformat(not_before) > now:
-            return self._defer(job, datetime.fromisoformat(not_before), now)
-        campaign = self.store.campaign(job["campaign_id"]) if job["kind"] == "campaign" else None
-        if job["kind"] == "campaign" and campaign is None:
-            return {"dropped": len(job["member_ids"])}
+        if job.not_before and job.not_before > now:
+            return self._defer(job, job.not_before, now)
+        campaign = self.store.campaign(job.campaign_id) if job.kind == "campaign" else None
+        if job.kind == "campaign" and campaign is None:
+            return {"dropped": len(job.member_ids)}
         windows = campaign.quiet_hours if campaign and campaign.quiet_hours is not None else self.rules.quiet_hours
         zone = campaign.time_zone if campaign else "Asia/Taipei"
         until = quiet_until(now, windows, zone)
@@ -176,20 +175,20 @@ class CampaignService:
             return self._defer(job, until, now)
         cap_max = campaign.frequency_cap.max if campaign else self.rules.cap_max
         cap_days = campaign.frequency_cap.days if campaign else self.rules.cap_days
-        channels = campaign.channels if campaign else [job["channel"]]
-        members = self.members.live_members(job["member_ids"])
+        channels = campaign.channels if campaign else [job.channel]
+        members = self.members.live_members(job.member_ids)
         outcome: Counter[str] = Counter()
         ready: list[tuple[Member, SendRecord, str]] = []
         fallback: list[str] = []
-        for member_id in job["member_ids"]:
+        for member_id in job.member_ids:
             member = members.get(member_id)
-            record = SendRecord(job["campaign_id"], job["run_id"], member_id, job["channel"], "skipped",
-                                job["kind"], job_id=job["job_id"])
+            record = SendRecord(job.campaign_id, job.run_id, member_id, job.channel, "skipped", job.kind,
+                                job_id=job.job_id)
             choice = choose_channel(member, channels, member.opted_out) if member else None
             reason = None
             if member is None or choice is None or choice.channel is None:
                 reason = (choice.reason if choice else None) or "member_gone"
-            elif choice.channel != job["channel"]:
+            elif choice.channel != job.channel:
                 fallback.append(member_id)
                 continue
             elif self.store.recent_sends(member.member_id, (now - timedelta(days=cap_days)).isoformat()) >= cap_max:
@@ -199,38 +198,38 @@ class CampaignService:
                 self.store.note_skip(record)
                 outcome[f"skipped_{reason}"] += 1
                 continue
-            claimed = SendRecord(job["campaign_id"], job["run_id"], member.member_id, job["channel"], "sending",
-                                 job["kind"], job_id=job["job_id"], sent_at=now.isoformat())
+            claimed = SendRecord(job.campaign_id, job.run_id, member.member_id, job.channel, "sending", job.kind,
+                                 job_id=job.job_id, sent_at=now.isoformat())
             if not self.store.claim(claimed):
                 outcome["skipped_duplicate"] += 1
                 continue
-            text = job.get("text") or self._personal_text(campaign, job, member)
+            text = job.text or self._personal_text(campaign, job, member)
             ready.append((member, claimed, text))
         if fallback:
-            self.jobs.enqueue([self._job(job["campaign_id"], job["run_id"], "sms", [m], None, job["kind"])
-                               | {"trigger": job.get("trigger")} for m in fallback])
+            self.jobs.enqueue([self._job(job.campaign_id, job.run_id, "sms", [m], None, job.kind, job.trigger)
+                               for m in fallback])
             outcome["fallback_sms"] += len(fallback)
-        if job["channel"] == "line":
+        if job.channel == "line":
             self._send_line(job, ready, outcome)
         else:
             self._send_sms(ready, outcome)
         return dict(outcome)
 
-    def _personal_text(self, campaign: Campaign | None, job: dict[str, Any], member: Member) -> str:
+    def _personal_text(self, campaign: Campaign | None, job: SendJob, member: Member) -> str:
         if campaign is not None:
             return self._text(campaign, member)
         binding = active(member.binding, self.clock(), self.rules.binding)
-        if job.get("trigger") == "staff_welcome":
+        if job.trigger == "staff_welcome":
             staff = (binding and self.names.staff_name(binding.staff_id)) or "您的專屬服務人員"
             return f"您好，我是{staff}，很高興成為您的專屬服務人員！有任何需要都可以直接在這裡找我。"
         return (f"歡迎加入{self.rules.brand}會員！下次消費輸入優惠碼 {self.rules.welcome_coupon} 即可折抵，"
                 "回覆 STOP 取消訂閱。")
 
-    def _send_line(self, job: dict[str, Any], ready: list[tuple[Member, SendRecord, str]],
+    def _send_line(self, job: SendJob, ready: list[tuple[Member, SendRecord, str]],
                    outcome: Counter[str]) -> None:
         if not ready:
             return
-        retry_key = str(uuid.UUID(hashlib.md5(job["job_id"].encode(), usedforsecurity=False).hexdigest()))
+        retry_key = str(uuid.UUID(hashlib.md5(job.job_id.encode(), usedforsecurity=False).hexdigest()))
         users = [m.line_user_id or "" for m, _, _ in ready]
         texts = {text for _, _, text in ready}
         try:
@@ -239,7 +238,7 @@ class CampaignService:
                 message_ids = [retry_key] * len(ready)
             else:
                 message_ids = [self.line().push(user, [text], retry_key if len(ready) == 1 else str(uuid.uuid5(
-                    uuid.NAMESPACE_URL, f"{job['job_id']}/{member.member_id}"))) or retry_key
+                    uuid.NAMESPACE_URL, f"{job.job_id}/{member.member_id}"))) or retry_key
                     for user, (member, _, text) in zip(users, ready, strict=True)]
         except LineRejected:
             for _, record, _ in ready:
@@ -265,10 +264,10 @@ class CampaignService:
             self.store.settle(record)
             outcome["sent"] += 1
 
-    def _defer(self, job: dict[str, Any], until: datetime, now: datetime) -> dict[str, int]:
+    def _defer(self, job: SendJob, until: datetime, now: datetime) -> dict[str, int]:
         delay = max(1, min(MAX_DELAY_SECONDS, int((until - now).total_seconds())))
-        self.jobs.enqueue([{**job, "not_before": until.isoformat()}], delay_seconds=delay)
-        return {"deferred": len(job["member_ids"])}
+        self.jobs.enqueue([job.model_copy(update={"not_before": until})], delay_seconds=delay)
+        return {"deferred": len(job.member_ids)}
 
     # ------------------------------------------------------------------ triggers and conversions
     def on_event(self, event: BusEvent) -> str:
@@ -284,8 +283,8 @@ class CampaignService:
             return self._convert(event)
         return "ignored"
 
-    def _trigger_job(self, trigger: str, run_id: str, channel: str, member_id: str) -> dict[str, Any]:
-        return self._job(TRIGGERS[trigger], run_id, channel, [member_id], None, "trigger") | {"trigger": trigger}
+    def _trigger_job(self, trigger: str, run_id: str, channel: str, member_id: str) -> SendJob:
+        return self._job(TRIGGERS[trigger], run_id, channel, [member_id], None, "trigger", trigger)
 
     def _convert(self, order: OrderRecorded) -> str:
         """Last touch: the latest campaign send within its conversion window before the order."""
