@@ -12,7 +12,7 @@ from omo2c.core.observability import logger
 
 def is_authorized(header: str | None, token: str) -> bool:
     scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and bool(given) and hmac.compare_digest(given.strip(), token)
+    return scheme.lower() == "bearer" and bool(given) and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -13,11 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
 from omo2c.channels.line import signature_valid
-from omo2c.core.errors import MalformedBody, PayloadTooLarge, Unauthenticated
+from omo2c.core.errors import PayloadTooLarge, Unauthenticated
 from omo2c.core.http import create_app, json_response
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
+from omo2c.line.webhook import parse_delivery
 
 app = create_app()
 prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage")
@@ -49,12 +48,8 @@ def line_webhook():
     secret = services.secrets.get("line-channel-secret")
     if not signature_valid(body, app.current_event.headers.get("x-line-signature"), secret):
         raise Unauthenticated("missing or invalid X-Line-Signature")
-    try:
-        events = json.loads(body).get("events", [])
-    except (json.JSONDecodeError, AttributeError) as exc:
-        raise MalformedBody("body is not a LINE webhook payload") from exc
     handle = handle_once(services)
-    outcomes = [handle(e) for e in events if isinstance(e, dict)]
+    outcomes = [handle(e) if isinstance(e, dict) else e for e in parse_delivery(body)]
     metrics.add_metric(name="LineEvents", unit="Count", value=len(outcomes))
     return json_response(200, {"handled": outcomes})
 

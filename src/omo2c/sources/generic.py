@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pydantic import ValidationError
 
 from omo2c.core.errors import InvalidEvent, validation_details
+from omo2c.core.jsonbody import json_object
 from omo2c.sources.canonical import CanonicalEvent, parse_delivery
-from omo2c.sources.payload import json_object
 from omo2c.sources.signatures import verify_omo
 
 

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from omo2c.core.errors import InvalidEvent, validation_details
 from omo2c.sources.canonical import CanonicalEvent
-from omo2c.sources.payload import json_object
+from omo2c.core.jsonbody import json_object
 from omo2c.sources.signatures import verify_shopify
 
 ORDER_TOPICS = {

@@ -1,4 +1,7 @@
-"""Webhook signature schemes: constant-time comparisons, no parsing before they pass."""
+"""Webhook signature schemes: constant-time comparisons, no parsing before they pass.
+
+Comparisons are of bytes: ``hmac.compare_digest`` refuses non-ASCII strings, and a header is
+whatever a sender puts in it."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def verify_omo(secret: str, timestamp: str | None, signature: str | None, body: 
         return False
     if abs(now - int(timestamp)) > window_seconds:
         return False
-    return hmac.compare_digest(omo_signature(secret, timestamp, body), signature.strip())
+    return hmac.compare_digest(omo_signature(secret, timestamp, body).encode(), signature.strip().encode())
 
 
 def shopify_signature(secret: str, body: bytes) -> str:
@@ -29,4 +32,4 @@ def shopify_signature(secret: str, body: bytes) -> str:
 def verify_shopify(secret: str, signature: str | None, body: bytes) -> bool:
     if not signature:
         return False
-    return hmac.compare_digest(shopify_signature(secret, body), signature.strip())
+    return hmac.compare_digest(shopify_signature(secret, body).encode(), signature.strip().encode())
