@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.core.batch import queue_processor
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.events import OrderRecorded, queued
 
 OrderEvents = queued(OrderRecorded)
-processor = BatchProcessor(event_type=EventType.SQS, model=OrderEvents)
+processor = queue_processor(OrderEvents)
 prime("omo2c.attribution.storage", "omo2c.staff.storage", "omo2c.members.storage")
 
 

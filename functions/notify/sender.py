@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
 from omo2c.campaigns.model import QueuedSendJob
+from omo2c.core.batch import queue_processor
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=QueuedSendJob)
+processor = queue_processor(QueuedSendJob)
 prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage")
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from functools import partial
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.core.batch import queue_processor
 from omo2c.core.observability import logger, metrics
 from omo2c.events import MemberBound, MemberCreated, OrderRecorded, queued
 
 NotifyEvents = queued(MemberCreated, MemberBound, OrderRecorded)
-processor = BatchProcessor(event_type=EventType.SQS, model=NotifyEvents)
+processor = queue_processor(NotifyEvents)
 
 
 def record_handler(record: NotifyEvents, services: wiring.Services) -> None:  # type: ignore[valid-type]
