@@ -1,8 +1,10 @@
 """The public OpenAPI document, generated from the code.
 
 Paths come from each HTTP function's Powertools resolver (the functions the template wires
-to the HTTP API); the webhook body is the canonical event's JSON Schema; admin routes carry
-the bearer scheme exactly where the template puts the authorizer.
+to the HTTP API): the admin routes declare their path and query parameters, bodies and answers
+as typed models (the same models validate requests and responses). The webhook body is the
+canonical event's JSON Schema; every error answer carries the one ``Error`` shape; admin routes
+carry the bearer scheme exactly where the template puts the authorizer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ ERROR_SCHEMA = {
             "field": {"type": "string"}, "problem": {"type": "string"}}}},
     },
 }
+IGNORED_FIELD = {"type": "object", "required": ["event_id", "field", "reason"],
+                 "properties": {"event_id": {"type": "string"}, "field": {"type": "string"},
+                                "reason": {"type": "string"}}}
+ACCEPTED_SCHEMA = {"type": "object", "required": ["accepted"],
+                   "properties": {"accepted": {"type": "array", "items": {"type": "string"}},
+                                  "ignored": {"type": "array", "items": IGNORED_FIELD,
+                                              "description": "Fields dropped from accepted events, and why"}}}
 
 
 def http_functions() -> list[dict[str, Any]]:
@@ -45,6 +54,43 @@ def canonical_schema() -> dict[str, Any]:
         "oneOf": [CanonicalEvent.model_json_schema(ref_template="#/$defs/{model}"),
                   Delivery.model_json_schema(ref_template="#/$defs/{model}")],
     }
+
+
+POWERTOOLS_ERRORS = {"HTTPValidationError", "ValidationError", "ResponseValidationError"}
+ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _errors_in_our_shape(responses: dict[str, Any]) -> None:
+    """Every error answer carries the one error shape (Powertools' own validation shapes never go out).
+
+    Powertools documents a 500 for a response that fails its model: that is a bug of ours, not a
+    contract, so it is left out."""
+    responses.pop("500", None)
+    for status, response in responses.items():
+        if int(status) >= 400:
+            response.update(ERROR)
+            if response.get("description") in ("Validation Error", "Successful Response"):
+                response["description"] = "Error"
+    for status in ("400", "404", "422"):
+        responses.setdefault(status, {"description": "Error", **ERROR})
+
+
+def _without_null(parameter: dict[str, Any]) -> dict[str, Any]:
+    """An optional query parameter is left out, never sent as null: ``anyOf [T, null]`` → ``T``."""
+    schema = parameter.get("schema", {})
+    kinds = [k for k in schema.get("anyOf", []) if k != {"type": "null"}]
+    if len(kinds) == 1 and len(kinds) < len(schema["anyOf"]):
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        parameter["schema"] = {**kinds[0], **rest}
+    return parameter
+
+
+def _merge_schemas(into: dict[str, Any], schemas: dict[str, Any], owner: str) -> None:
+    for name, schema in schemas.items():
+        if name in POWERTOOLS_ERRORS:
+            continue
+        if into.setdefault(name, schema) != schema:
+            raise ValueError(f"{owner} defines a different schema named {name}: rename one of them")
 
 
 def build() -> dict[str, Any]:
@@ -67,32 +113,32 @@ def build() -> dict[str, Any]:
             if operation is None:
                 raise LookupError(f"{function['logical_id']} does not serve {method.upper()} {path}")
             operation.setdefault("tags", [function["logical_id"].removesuffix("Function")])
+            operation["parameters"] = [_without_null(p) for p in operation.get("parameters", [])]
+            if not operation["parameters"]:
+                del operation["parameters"]
             responses = operation.setdefault("responses", {})
-            error = {"description": "Error", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}}
-            for status in ("400", "404", "422"):
-                responses.setdefault(status, error)
+            if path == "/webhooks/{source}":
+                operation["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/CanonicalDelivery"}}}}
+                responses.pop("200", None)
+                responses["202"] = {"description": "Accepted: the event ids now queued", "content": {
+                    "application/json": {"schema": ACCEPTED_SCHEMA}}}
+                responses["401"] = {"description": "Missing, wrong or stale signature"}
+                responses["413"] = {"description": "Body over 256 KiB"}
+            _errors_in_our_shape(responses)
             if protected:
                 operation["security"] = [{"adminBearer": []}]
                 responses.setdefault("401", {"description": "Missing bearer token"})
                 responses.setdefault("403", {"description": "Wrong bearer token"})
-            if path == "/webhooks/{source}":
-                operation["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/CanonicalDelivery"}}}}
-                responses.setdefault("202", {"description": "Accepted: the event ids now queued"})
-                responses.setdefault("401", {"description": "Missing, wrong or stale signature"})
-                responses.setdefault("413", error)
             document["paths"].setdefault(path, {})[method] = operation
-        for name, schema in generated.get("components", {}).get("schemas", {}).items():
-            document["components"]["schemas"].setdefault(name, schema)
+        _merge_schemas(document["components"]["schemas"], generated.get("components", {}).get("schemas", {}),
+                       function["logical_id"])
     defs = delivery.pop("$defs", {})
     for item in delivery["oneOf"]:
         defs.update(item.pop("$defs", {}))
-    document["components"]["schemas"]["CanonicalDelivery"] = json.loads(
-        json.dumps(delivery).replace("#/$defs/", "#/components/schemas/"))
-    for name, schema in defs.items():
-        document["components"]["schemas"][name] = json.loads(
-            json.dumps(schema).replace("#/$defs/", "#/components/schemas/"))
+    canonical = {name: json.loads(json.dumps(schema).replace("#/$defs/", "#/components/schemas/"))
+                 for name, schema in {"CanonicalDelivery": delivery, **defs}.items()}
+    _merge_schemas(document["components"]["schemas"], canonical, "the canonical event")
     return document
 
 

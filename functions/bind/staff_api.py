@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
-from omo2c.core.http import create_app, json_body, json_response
+from omo2c.core.http import CONFLICT, create_app, respond
 from omo2c.core.observability import logger, metrics
+from omo2c.sources.canonical import Id
+from omo2c.staff.api_models import Customers, LeaveIn, LeaveResult, QrLink, StaffIn, StaffView, StoreIn, StoreView
 
-app = create_app()
+app = create_app(validation=True)
+
+StaffPath = Annotated[Id, Path(description="The staff member's id, as the POS knows it.")]
+StorePath = Annotated[Id, Path(description="The store's id, as the POS knows it.")]
 
 
 def _admin():
@@ -17,39 +25,50 @@ def _admin():
     return services.staff_admin
 
 
-@app.put("/staff/<staff_id>")
-def put_staff(staff_id: str):
-    view, created = _admin().put_staff(staff_id, json_body(app))
-    return json_response(201 if created else 200, view)
+@app.put("/staff/<staff_id>", summary="Create or update a staff member",
+         description="A new staff member gets a referral code (and so a QR code) at once.",
+         responses={200: {"description": "The staff member, updated"},
+                    201: {"description": "The staff member, created"}, 409: CONFLICT})
+def put_staff(staff_id: StaffPath, body: Annotated[StaffIn, Body()]) -> Response[StaffView]:
+    view, created = _admin().put_staff(staff_id, body)
+    return respond(201 if created else 200, view)
 
 
-@app.put("/stores/<store_id>")
-def put_store(store_id: str):
-    return json_response(200, _admin().put_store(store_id, json_body(app)))
+@app.put("/stores/<store_id>", summary="Create or update a store")
+def put_store(store_id: StorePath, body: Annotated[StoreIn, Body()]) -> StoreView:
+    return _admin().put_store(store_id, body)
 
 
-@app.get("/staff/<staff_id>/customers")
-def customers(staff_id: str):
-    return json_response(200, _admin().customers(staff_id))
+@app.get("/staff/<staff_id>/customers", summary="The customers bound to a staff member")
+def customers(staff_id: StaffPath) -> Customers:
+    return _admin().customers(staff_id)
 
 
-@app.get("/staff/<staff_id>/qr")
-def qr(staff_id: str):
+@app.get("/staff/<staff_id>/qr", summary="The staff member's QR code",
+         description="A PNG by default; `Accept: application/json` gives the link and the text it prefills.",
+         responses={200: {"description": "The QR code, or its link", "content": {
+             "image/png": {"schema": {"type": "string", "format": "binary"}},
+             "application/json": {"model": QrLink}}}})
+def qr(staff_id: StaffPath):
     admin = _admin()
     if "application/json" in (app.current_event.headers or {}).get("accept", ""):
-        return json_response(200, admin.link(staff_id))
+        return respond(200, admin.link(staff_id))
     return Response(status_code=200, content_type="image/png", body=admin.qr_png(staff_id),
                     headers={"Cache-Control": "no-store"})
 
 
-@app.post("/staff/<staff_id>/rotate-code")
-def rotate(staff_id: str):
-    return json_response(200, _admin().rotate(staff_id))
+@app.post("/staff/<staff_id>/rotate-code", summary="Give the staff member a new code",
+          description="The old code is retired: a customer scanning it gets a polite reply. No body.",
+          responses={200: {"description": "The new code's link"}, 409: CONFLICT})
+def rotate(staff_id: StaffPath) -> QrLink:
+    return _admin().rotate(staff_id)
 
 
-@app.post("/staff/<staff_id>/leave")
-def leave(staff_id: str):
-    return json_response(200, _admin().leave(staff_id, json_body(app)))
+@app.post("/staff/<staff_id>/leave", summary="The staff member leaves",
+          description="Active bindings move to the transfer target, with history.",
+          responses={200: {"description": "The staff member and how many bindings moved"}, 409: CONFLICT})
+def leave(staff_id: StaffPath, body: Annotated[LeaveIn, Body()]) -> LeaveResult:
+    return _admin().leave(staff_id, body)
 
 
 @logger.inject_lambda_context(clear_state=True)

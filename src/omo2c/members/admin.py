@@ -64,7 +64,7 @@ class MembersAdmin:
             raise NotFound("no such member")
         return self._details(member)
 
-    def find(self, query: dict[str, str]) -> dict[str, Any]:
+    def find(self, query: dict[str, str | None]) -> dict[str, Any]:
         """Exactly one identifier; it is normalized like on write, so any common format finds the member."""
         given = {k: v for k, v in query.items() if k in LOOKUP_KINDS and v}
         if len(given) != 1:

@@ -5,44 +5,15 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
 
 from omo2c.binding.model import Binding, BindingPolicy, prefilled_message
 from omo2c.core.errors import Conflict, InvalidEvent, NotFound
 from omo2c.events import BusEvent, MemberBound, MemberUnbound
 from omo2c.members.model import Member
-from omo2c.sources.canonical import Id
+from omo2c.staff.api_models import LeaveIn, StaffIn, StoreIn
 from omo2c.staff.model import Staff, Store
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-
-
-class StaffIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    store_id: Id | None = None
-    status: Literal["active", "left"] = "active"
-
-
-class StoreIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Name
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
-
-
-class LeaveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    transfer_to_staff_id: Id | None = None
-    transfer_to_store_id: Id | None = None
-
-    @model_validator(mode="after")
-    def _one_target(self) -> LeaveIn:
-        if bool(self.transfer_to_staff_id) == bool(self.transfer_to_store_id):
-            raise ValueError("give exactly one of transfer_to_staff_id or transfer_to_store_id")
-        return self
 
 
 class StaffStore(Protocol):
@@ -86,15 +57,13 @@ class StaffAdmin:
             raise NotFound("no such staff member")
         return staff
 
-    def put_staff(self, staff_id: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        data = StaffIn.model_validate(body)
+    def put_staff(self, staff_id: str, data: StaffIn) -> tuple[dict[str, Any], bool]:
         if data.store_id and self.directory.store(data.store_id) is None:
             raise InvalidEvent("store_id names no store", [{"field": "store_id", "problem": "unknown store"}])
         staff, created = self.directory.put_staff(staff_id, data.name, data.store_id, data.status)
         return _staff_view(staff), created
 
-    def put_store(self, store_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data = StoreIn.model_validate(body)
+    def put_store(self, store_id: str, data: StoreIn) -> dict[str, Any]:
         store = self.directory.put_store(store_id, data.name, data.phone)
         return {"store_id": store.store_id, "name": store.name, "phone_registered": store.phone is not None}
 
@@ -128,9 +97,8 @@ class StaffAdmin:
                      for m in self.bindings.bound_to(staff_id) if m.binding is not None]
         return {"staff_id": staff_id, "customers": customers}
 
-    def leave(self, staff_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def leave(self, staff_id: str, data: LeaveIn) -> dict[str, Any]:
         """The staff member leaves; every active binding moves to the transfer target, with history."""
-        data = LeaveIn.model_validate(body)
         staff = self._staff(staff_id)
         target = self._staff(data.transfer_to_staff_id) if data.transfer_to_staff_id else None
         if target is not None and (not target.active or target.staff_id == staff_id):

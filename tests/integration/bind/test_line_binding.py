@@ -13,6 +13,7 @@ from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 from omo2c.members.storage import MemberItem, member_key
 from omo2c.sources.canonical import CanonicalEvent
+from omo2c.staff.api_models import QrLink
 from tests.conftest import LOCAL_SECRETS
 from tests.support.aws import http_event, load_handler
 from tests.support.events import line_body, line_event, line_signature, pos_order
@@ -68,7 +69,7 @@ def setup_staff(line, staff_id="S001", name="王小明", store="ST01"):
                          {"name": name, "store_id": store})
     assert created["statusCode"] in (200, 201)
     link = line.admin("GET", f"/staff/{staff_id}/qr", "/staff/{staff_id}/qr", {"staff_id": staff_id})
-    return json.loads(link["body"])
+    return QrLink.model_validate_json(link["body"]).model_dump()  # the JSON alternative the document declares
 
 
 def test_qr_scan_binds_and_a_proved_phone_merges_with_the_pos_member(line):
