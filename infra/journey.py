@@ -183,8 +183,9 @@ class Journey:
 
     def step_online_order(self, email: str, phone: str) -> dict[str, Any]:
         order = json.loads((EVENTS / "shopify" / "orders-create.json").read_text())
-        order.update(email=email, contact_email=email, phone=phone, currency="TWD",
-                     updated_at=datetime.now(tz=UTC).isoformat(), created_at=datetime.now(tz=UTC).isoformat())
+        now = datetime.now(tz=UTC).isoformat()
+        order.update(email=email, contact_email=email, phone=phone, currency="TWD", updated_at=now, created_at=now,
+                     processed_at=now)
         webhook_id = self.post_shopify("orders/create", order)
         month = datetime.now(tz=UTC).strftime("%Y-%m")
 

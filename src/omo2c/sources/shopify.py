@@ -8,7 +8,17 @@
   goods after discounts, without shipping. A refund is the sum of its refund line subtotals
   (goods only), or, for an amount-only refund, its successful refund transactions less any
   refunded shipping.
-* Version: the order's ``updated_at`` in epoch milliseconds, so newer snapshots win.
+* Topic: Shopify's HMAC covers the body only, so anyone holding a body can re-send it under another
+  topic. The topic only says which shape to expect (an order, a refund, a customer); a body of
+  another shape is 422. Every order topic maps the same way: the payload alone says the state.
+  ``cancelled_at`` makes it ``order.cancelled``; otherwise it is a snapshot (``order.created``:
+  the resolver treats created and updated alike, newer versions win, and campaigns count a
+  conversion once per order). The refunds it carries are its refund lines under their refund
+  ids, so a ``refunds/create`` of the same refund applies once; a ``refunded`` or ``voided``
+  financial status writes off whatever net the carried refunds leave.
+* Time: the order happened at ``processed_at``, else ``created_at``; that is the canonical
+  ``occurred_at``, which the resolver takes as the placed time. ``updated_at`` in epoch
+  milliseconds is only the version (newer snapshots win), so a later update never moves the order.
 * Referral: ``ref=`` in ``landing_site``/``referring_site``, or a ``ref``/``referral_code``
   note attribute (what a staff member's shared link carries).
 """
@@ -24,18 +34,18 @@ from urllib.parse import parse_qs, urlsplit
 from pydantic import ValidationError
 
 from omo2c.core.errors import InvalidEvent, validation_details
-from omo2c.sources.canonical import CanonicalEvent
 from omo2c.core.jsonbody import json_object
+from omo2c.sources.canonical import CanonicalEvent
 from omo2c.sources.signatures import verify_shopify
 
-ORDER_TOPICS = {
-    "orders/create": "order.created",
-    "orders/updated": "order.updated",
-    "orders/paid": "order.updated",
-    "orders/cancelled": "order.cancelled",
-}
-CUSTOMER_TOPICS = {"customers/create", "customers/update"}
+ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
+CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update"})
 REFUND_TOPIC = "refunds/create"
+# Each field every body of that kind carries, with the keys Shopify may send it under.
+ORDER_SHAPE = {"line_items": ("line_items",), "total_price": ("total_price", "total_price_set"),
+               "financial_status": ("financial_status",)}
+REFUND_SHAPE = {"order_id": ("order_id",), "refund_line_items": ("refund_line_items", "transactions")}
+KEPT_NOTHING = frozenset({"refunded", "voided"})
 REFERRAL_ATTRIBUTES = {"ref", "referral_code", "omo_ref"}
 
 
@@ -60,7 +70,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _time(payload: Mapping[str, Any], *fields: str) -> datetime:
+def _moment(payload: Mapping[str, Any], *fields: str) -> datetime | None:
     for field in fields:
         value = payload.get(field)
         if isinstance(value, str) and value:
@@ -70,6 +80,13 @@ def _time(payload: Mapping[str, Any], *fields: str) -> datetime:
                 continue
             if moment.tzinfo is not None:
                 return moment
+    return None
+
+
+def _time(payload: Mapping[str, Any], *fields: str) -> datetime:
+    moment = _moment(payload, *fields)
+    if moment is not None:
+        return moment
     raise InvalidEvent("the payload has no usable timestamp",
                        [{"field": " or ".join(fields), "problem": "missing or not ISO 8601 with an offset"}])
 
@@ -113,32 +130,94 @@ def _customer(payload: Mapping[str, Any], customer: Mapping[str, Any]) -> dict[s
     }
 
 
-def _order_event(topic: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+def _check_shape(topic: str, payload: Mapping[str, Any]) -> None:
+    """The topic is not signed: a body of another shape than its topic names is refused, not reinterpreted."""
+    def carried(shape: dict[str, tuple[str, ...]]) -> list[str]:
+        return [name for name, keys in shape.items() if any(key in payload for key in keys)]
+
+    if topic in ORDER_TOPICS:
+        problems = {name: "missing: the body is not an order" for name in ORDER_SHAPE
+                    if name not in carried(ORDER_SHAPE)}
+    elif topic == REFUND_TOPIC:
+        problems = {name: "missing: the body is not a refund" for name in REFUND_SHAPE
+                    if name not in carried(REFUND_SHAPE)}
+    else:
+        problems = {name: "an order or refund field in a customer body"
+                    for name in carried(ORDER_SHAPE) + carried(REFUND_SHAPE)}
+    if problems:
+        raise InvalidEvent(f"the body does not fit topic {topic}",
+                           [{"field": field, "problem": problem} for field, problem in problems.items()])
+
+
+def _refund_line(refund: Mapping[str, Any]) -> dict[str, Any]:
+    """One refund as a refund line: the goods it gives back, under Shopify's refund id."""
+    lines = [line for line in refund.get("refund_line_items") or [] if isinstance(line, dict)]
+    if lines:
+        amount = sum((_money(line.get("subtotal_set") or line.get("subtotal"), "refund_line_items.subtotal")
+                      for line in lines), Decimal(0))
+    else:
+        amount = sum((_money(t.get("amount"), "transactions.amount") for t in refund.get("transactions") or []
+                      if isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") == "success"),
+                     Decimal(0))
+        amount -= sum((_money(s.get("subtotal_amount_set") or s.get("subtotal_amount"), "refund_shipping_lines")
+                       for s in refund.get("refund_shipping_lines") or [] if isinstance(s, dict)), Decimal(0))
+    occurred = _moment(refund, "processed_at", "created_at")
+    return {"refund_id": str(refund["id"]), "amount": str(max(amount, Decimal(0))),
+            "occurred_at": occurred.isoformat() if occurred else None, "reason": _text(refund.get("note"))}
+
+
+def _financial_status(payload: Mapping[str, Any]) -> str:
+    status = payload.get("financial_status")
+    if status is not None and not isinstance(status, str):
+        raise InvalidEvent("financial_status is not text", [{"field": "financial_status", "problem": "not text"}])
+    return (status or "").strip().lower()
+
+
+def _cancelled(payload: Mapping[str, Any]) -> bool:
+    """Cancelled only when the payload says when; a ``cancelled_at`` that is not a time is refused."""
+    if payload.get("cancelled_at") in (None, ""):
+        return False
+    _time(payload, "cancelled_at")
+    return True
+
+
+def _order_event(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("id") is None:
         raise InvalidEvent("the order has no id", [{"field": "id", "problem": "missing"}])
-    updated = _time(payload, "updated_at", "processed_at", "created_at")
+    order_id = str(payload["id"])
+    placed = _time(payload, "processed_at", "created_at")
+    version = _moment(payload, "updated_at") or placed
     total = _money(payload.get("total_price_set") or payload.get("total_price"), "total_price")
     if not payload.get("taxes_included"):
         total -= _money(payload.get("total_tax_set") or payload.get("total_tax"), "total_tax")
+    total = max(total, Decimal(0))
+    shipping = _money(payload.get("total_shipping_price_set"), "total_shipping_price_set")
+    refunds = [_refund_line(r) for r in payload.get("refunds") or [] if isinstance(r, dict) and r.get("id") is not None]
+    status = _financial_status(payload)
+    rest = max(total - shipping, Decimal(0)) - sum((Decimal(r["amount"]) for r in refunds), Decimal(0))
+    if status in KEPT_NOTHING and rest > 0:
+        refunds.append({"refund_id": f"{order_id}:{status}", "amount": str(rest),
+                        "occurred_at": version.isoformat(), "reason": f"financial status {status}"})
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     return {
-        "type": ORDER_TOPICS[topic],
-        "occurred_at": updated.isoformat(),
+        "type": "order.cancelled" if _cancelled(payload) else "order.created",
+        "occurred_at": placed.isoformat(),
         "referral_code": referral_code(payload),
         "customer": _customer(payload, customer),
         "order": {
-            "order_id": str(payload["id"]),
+            "order_id": order_id,
             "currency": str(payload.get("currency") or "TWD").upper(),
-            "total": str(max(total, Decimal(0))),
+            "total": str(total),
             "discount": str(_money(payload.get("total_discounts_set") or payload.get("total_discounts"),
                                    "total_discounts")),
-            "shipping": str(_money(payload.get("total_shipping_price_set"), "total_shipping_price_set")),
+            "shipping": str(shipping),
             "items": [{
                 "sku": _text(item.get("sku")), "name": _text(item.get("title") or item.get("name")),
                 "quantity": int(item.get("quantity") or 0), "price": str(_money(item.get("price"), "price")),
                 "category": _text(item.get("product_type") or item.get("vendor")),
             } for item in payload.get("line_items") or [] if isinstance(item, dict)],
-            "version": int(updated.timestamp() * 1000),
+            "refunds": refunds,
+            "version": int(version.timestamp() * 1000),
         },
     }
 
@@ -147,23 +226,11 @@ def _refund_event(payload: Mapping[str, Any]) -> dict[str, Any]:
     if payload.get("id") is None or payload.get("order_id") is None:
         raise InvalidEvent("the refund needs id and order_id",
                            [{"field": f, "problem": "missing"} for f in ("id", "order_id") if payload.get(f) is None])
-    lines = [line for line in payload.get("refund_line_items") or [] if isinstance(line, dict)]
-    if lines:
-        amount = sum((_money(line.get("subtotal_set") or line.get("subtotal"), "refund_line_items.subtotal")
-                      for line in lines), Decimal(0))
-    else:
-        amount = sum((_money(t.get("amount"), "transactions.amount") for t in payload.get("transactions") or []
-                      if isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") == "success"),
-                     Decimal(0))
-        amount -= sum((_money(s.get("subtotal_amount_set") or s.get("subtotal_amount"), "refund_shipping_lines")
-                       for s in payload.get("refund_shipping_lines") or [] if isinstance(s, dict)), Decimal(0))
     occurred = _time(payload, "processed_at", "created_at")
     return {
         "type": "order.refunded",
         "occurred_at": occurred.isoformat(),
-        "order": {"order_id": str(payload["order_id"]), "currency": "TWD",
-                  "refunds": [{"refund_id": str(payload["id"]), "amount": str(max(amount, Decimal(0))),
-                               "occurred_at": occurred.isoformat(), "reason": _text(payload.get("note"))}]},
+        "order": {"order_id": str(payload["order_id"]), "currency": "TWD", "refunds": [_refund_line(payload)]},
     }
 
 
@@ -193,9 +260,10 @@ class ShopifyAdapter:
             raise InvalidEvent(f"topic '{topic[:60]}' is not handled",
                                [{"field": "X-Shopify-Topic", "problem": "not a handled topic"}])
         payload = json_object(body, "Shopify's JSON object")
+        _check_shape(topic, payload)
         try:
             if topic in ORDER_TOPICS:
-                mapped = _order_event(topic, payload)
+                mapped = _order_event(payload)
             elif topic == REFUND_TOPIC:
                 mapped = _refund_event(payload)
             else:

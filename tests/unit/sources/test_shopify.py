@@ -2,12 +2,15 @@
 
 The samples in events/shopify are Shopify's published webhook test payloads: the orders/create
 and refunds/create bodies of Shopify's webhook reference (order 820982911946154508, refund
-890088186047892319) and its customers/create sample (customer 706405506930370084).
+890088186047892319) and its customers/create sample (customer 706405506930370084). Shopify's
+test order is cancelled and voided; the sample keeps it open and paid (``cancelled_at`` null,
+``financial_status`` paid), since the payload, not the topic, says an order's state.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -40,10 +43,78 @@ def test_orders_create_sample_maps_to_an_ec_order_with_net_after_discounts_witho
     assert event.order.version == int(event.occurred_at.timestamp() * 1000)
 
 
-@pytest.mark.parametrize(("topic", "kind"), [("orders/updated", "order.updated"), ("orders/paid", "order.updated"),
-                                             ("orders/cancelled", "order.cancelled")])
-def test_other_order_topics(topic, kind):
-    assert parse(sample("shopify/orders-create.json"), topic)[0].type.value == kind
+ORDER_TOPICS = ["orders/create", "orders/updated", "orders/paid", "orders/cancelled"]
+
+
+def test_every_order_topic_maps_one_body_to_one_snapshot_the_topic_cannot_cancel():
+    """Shopify's HMAC covers the body only: a captured body re-sent under another topic must mean the same."""
+    body = sample("shopify/orders-create.json")
+    events = [parse(body, topic, f"wh-{n}")[0] for n, topic in enumerate(ORDER_TOPICS)]
+    assert {e.type.value for e in events} == {"order.created"}
+    assert all(e.model_dump(exclude={"event_id"}) == events[0].model_dump(exclude={"event_id"}) for e in events)
+    assert events[0].order.refunds == []
+
+
+@pytest.mark.parametrize("topic", ORDER_TOPICS)
+def test_an_order_is_cancelled_only_when_its_payload_has_cancelled_at(topic):
+    cancelled = shopify_order(cancelled_at="2022-01-02T10:00:00-05:00", cancel_reason="customer",
+                              financial_status="voided")
+    (event,) = parse(cancelled, topic)
+    assert event.type.value == "order.cancelled" and event.order.total == Decimal("404.95")
+
+
+def test_refunds_the_order_carries_are_its_refund_lines_under_their_refund_ids():
+    refund = sample("shopify/refunds-create.json")
+    (event,) = parse(shopify_order(financial_status="partially_refunded", refunds=[refund]), "orders/updated")
+    (alone,) = parse(refund, "refunds/create")
+    assert event.type.value == "order.created"
+    assert [(r.refund_id, r.amount) for r in event.order.refunds] == [
+        (r.refund_id, r.amount) for r in alone.order.refunds] == [("890088186047892319", Decimal("89.99"))]
+
+
+@pytest.mark.parametrize(("status", "refunds"), [("refunded", ["shopify/refunds-create.json"]), ("refunded", []),
+                                                  ("voided", [])])
+def test_a_refunded_or_voided_order_keeps_nothing(status, refunds):
+    order = shopify_order(financial_status=status, refunds=[sample(name) for name in refunds])
+    (event,) = parse(order, "orders/paid")
+    assert event.type.value == "order.created"
+    assert sum(r.amount for r in event.order.refunds) == event.order.net == Decimal("394.95")
+    assert event.order.refunds[-1].refund_id == f"820982911946154508:{status}"
+
+
+def _customer_with_times():
+    return sample("shopify/customers-create.json") | {"created_at": "2026-11-01T10:00:00+08:00",
+                                                      "updated_at": "2026-11-01T10:00:00+08:00"}
+
+
+@pytest.mark.parametrize(("body", "topic", "fields"), [
+    (_customer_with_times, "orders/create", {"line_items", "total_price", "financial_status"}),
+    (lambda: sample("shopify/refunds-create.json"), "orders/updated", {"line_items", "total_price",
+                                                                        "financial_status"}),
+    (lambda: {"id": 5, "total_price": "10.00"}, "orders/paid", {"line_items", "financial_status"}),
+    (lambda: sample("shopify/orders-create.json"), "customers/create", {"line_items", "total_price",
+                                                                         "financial_status"}),
+    (lambda: sample("shopify/refunds-create.json"), "customers/update", {"order_id", "refund_line_items"}),
+    (lambda: sample("shopify/orders-create.json"), "refunds/create", {"order_id", "refund_line_items"}),
+    (_customer_with_times, "refunds/create", {"order_id", "refund_line_items"}),
+])
+def test_a_body_that_does_not_fit_its_topic_is_422_naming_the_fields(body, topic, fields):
+    with pytest.raises(OmoError) as error:
+        parse(body(), topic)
+    assert error.value.status == 422 and topic in str(error.value)
+    assert {d["field"] for d in error.value.details} == fields
+
+
+def test_the_order_happened_at_processed_at_and_updated_at_is_only_its_version():
+    week_later = "2026-11-29T09:00:00+08:00"
+    (event,) = parse(shopify_order(processed_at="2026-11-22T14:05:00+08:00", created_at="2026-11-22T14:04:00+08:00",
+                                   updated_at=week_later), "orders/updated")
+    assert event.occurred_at.isoformat() == "2026-11-22T14:05:00+08:00"
+    assert event.order.version == int(datetime.fromisoformat(week_later).timestamp() * 1000)
+    (no_processed,) = parse(shopify_order(processed_at=None, created_at="2026-11-22T14:04:00+08:00",
+                                          updated_at=week_later), "orders/updated")
+    assert no_processed.occurred_at.isoformat() == "2026-11-22T14:04:00+08:00"
+    assert no_processed.order.version == event.order.version
 
 
 def test_refunds_create_sample_is_a_refund_of_the_goods():
@@ -91,7 +162,9 @@ JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(all
 
 @given(st.one_of(st.binary(max_size=200), JSONISH.map(lambda v: json.dumps(v).encode()),
                  st.dictionaries(st.sampled_from(["id", "total_price", "updated_at", "customer", "line_items",
-                                                  "order_id", "refund_line_items", "note_attributes"]), JSONISH)
+                                                  "order_id", "refund_line_items", "note_attributes",
+                                                  "financial_status", "cancelled_at", "refunds", "processed_at",
+                                                  "transactions"]), JSONISH)
                  .map(lambda v: json.dumps(v).encode())),
        st.sampled_from(["orders/create", "refunds/create", "customers/update", "orders/cancelled"]))
 def test_garbage_only_ever_raises_documented_errors(body, topic):
@@ -106,6 +179,8 @@ def test_garbage_only_ever_raises_documented_errors(body, topic):
     {"line_items": [{"quantity": "many"}]},
     {"total_price_set": {"shop_money": {"amount": "1e400000"}}},
     {"total_price_set": {"shop_money": {"amount": "free"}}},
+    {"cancelled_at": "soon"},
+    {"financial_status": 7},
 ])
 def test_mistyped_amounts_and_quantities_are_422_not_crashes(broken):
     with pytest.raises(OmoError) as error:
