@@ -12,6 +12,7 @@ _ENV_NAMES = {
     "admin-token": "OMO_ADMIN_TOKEN",
     "line-channel-secret": "LINE_CHANNEL_SECRET",
     "line-channel-access-token": "LINE_CHANNEL_ACCESS_TOKEN",
+    "otp-key": "OMO_OTP_KEY",
 }
 
 

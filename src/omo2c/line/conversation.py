@@ -18,6 +18,7 @@ from omo2c.binding.model import Binding, BindingPolicy, ScanOutcome, code_in, de
 from omo2c.channels.line import LineMessenger, LineRejected, LineUnavailable
 from omo2c.channels.sms import SmsSender
 from omo2c.core.errors import Conflict
+from omo2c.core.observability import metrics
 from omo2c.core.privacy import mask_phone
 from omo2c.events import BusEvent, MemberBound, MemberPhoneVerified, MemberUnbound
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize_phone
@@ -57,9 +58,9 @@ class PhoneProofs(Protocol):
 
     def pending_code(self, line_user_id: str) -> PendingCode | None: ...
 
-    def count_failed_try(self, pending: PendingCode) -> None: ...
+    def use_try(self, line_user_id: str, max_tries: int, now: int) -> PendingCode | None: ...
 
-    def drop_code(self, line_user_id: str) -> None: ...
+    def drop_code(self, pending: PendingCode) -> None: ...
 
 
 class Directory(Protocol):
@@ -84,6 +85,7 @@ class LineConversation:
     blocklist: BlockList
     opt_out_keywords: tuple[str, ...]
     opt_in_keywords: tuple[str, ...]
+    otp_key: str
     binding_policy: BindingPolicy = field(default_factory=BindingPolicy)
     otp_policy: OtpPolicy = field(default_factory=OtpPolicy)
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
@@ -266,42 +268,57 @@ class LineConversation:
             return None
 
     def _send_code(self, event: dict[str, Any], user_id: str, phone: str, raw: str) -> str:
+        """Quotas are taken account first, so an account over its own never spends the phone's or the stack's."""
         if self.blocklist.blocks(raw, phone):
             self._reply(event, ["這個號碼無法用於會員驗證，請輸入您本人的手機號碼。"])
             return "blocked phone"
+        policy = self.otp_policy
+        if not policy.sends_to(phone):
+            return self._refuse(event, "region refused", "PhoneCodesRefusedRegion",
+                                "抱歉，目前無法傳送驗證碼到這個國家或地區的手機號碼。")
         now = self.clock()
         hour = now.strftime("%Y%m%d%H")
         expires = int((now + timedelta(hours=2)).timestamp())
-        limit = self.otp_policy.per_hour
-        if not (self.proofs.take_code_quota("line", user_id, hour, limit, expires)
-                and self.proofs.take_code_quota("phone", phone, hour, limit, expires)):
-            self._reply(event, ["驗證碼發送次數過多，請一小時後再試。"])
-            return "rate limited"
+        if not (self.proofs.take_code_quota("line", user_id, hour, policy.per_hour, expires)
+                and self.proofs.take_code_quota("phone", phone, hour, policy.per_phone_hour, expires)):
+            return self._refuse(event, "rate limited", "PhoneCodesRateLimited", "驗證碼發送次數過多，請一小時後再試。")
+        if not self.proofs.take_code_quota("stack", "all", hour, policy.hourly_budget, expires):
+            return self._refuse(event, "budget exhausted", "PhoneCodesRefusedBudget",
+                                "目前申請驗證碼的人數較多，請稍後再試，謝謝您的耐心！")
         code = new_code()
-        self.proofs.put_code(PendingCode(user_id, phone, code_hash(code, user_id),
-                                           int(now.timestamp()) + self.otp_policy.ttl_seconds))
+        self.proofs.put_code(PendingCode(user_id, phone, code_hash(code, user_id, self.otp_key),
+                                         int(now.timestamp()) + policy.ttl_seconds))
         self.sms.send(phone, f"【{self.brand}】您的會員驗證碼是 {code}，10 分鐘內有效。請勿提供給他人。",
                       transactional=True)
+        metrics.add_metric(name="PhoneCodesSent", unit="Count", value=1)
         self._reply(event, [f"驗證碼已傳送到 {mask_phone(phone)}，請在 10 分鐘內輸入 6 位數驗證碼。"])
         return "code sent"
 
+    def _refuse(self, event: dict[str, Any], outcome: str, metric: str, text: str) -> str:
+        metrics.add_metric(name=metric, unit="Count", value=1)
+        self._reply(event, [text])
+        return outcome
+
     def _verify(self, event: dict[str, Any], member: Member, user_id: str, code: str) -> str:
-        pending = self.proofs.pending_code(user_id)
+        """The try is used up before the code is compared, so racing guesses get no more than ``max_tries``."""
         now = int(self.clock().timestamp())
-        if pending is None:
-            return "ignored: no pending code"
-        if pending.expired(now) or pending.tries >= self.otp_policy.max_tries:
-            self.proofs.drop_code(user_id)
+        spent = self.proofs.use_try(user_id, self.otp_policy.max_tries, now)
+        if spent is None:
+            pending = self.proofs.pending_code(user_id)
+            if pending is None:
+                return "ignored: no pending code"
+            if not (pending.expired(now) or pending.tries >= self.otp_policy.max_tries):
+                raise Conflict("a new code arrived while this one was tried")
+            self.proofs.drop_code(pending)
             self._reply(event, ["驗證碼已失效，請重新輸入手機號碼取得新的驗證碼。"])
             return "code expired"
-        if not matches(pending, code):
-            self.proofs.count_failed_try(pending)
-            left = self.otp_policy.max_tries - pending.tries - 1
+        if not matches(spent, code, self.otp_key):
+            left = self.otp_policy.tries_left(spent)
             self._reply(event, [f"驗證碼不正確，還可以再試 {left} 次。" if left > 0
                                 else "錯誤次數過多，請重新輸入手機號碼取得新的驗證碼。"])
             return "wrong code"
-        self.proofs.drop_code(user_id)
-        outcome = self.resolver.record(self._canonical(event, user_id, pending.phone, "phone"))
+        outcome = self.resolver.record(self._canonical(event, user_id, spent.phone, "phone"))
+        self.proofs.drop_code(spent)
         self.publish(outcome.events)
         self.publish([MemberPhoneVerified(member_id=outcome.member_id or member.member_id, line_user_id=user_id,
                                           merged=outcome.merged, at=self.clock())])
