@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -19,6 +20,8 @@ from typing import Any
 from omo2c.attribution.rules import Credit, OrderFacts
 
 ZERO_DECIMAL_CURRENCIES = {"TWD", "JPY", "KRW", "VND", "IDR"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of what a spreadsheet may execute
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
@@ -151,16 +154,26 @@ def statement(owner: dict[str, str], month: str, entries: list[Entry], now: date
                 "total": str(totals["pending"] + totals["approved"])}}
 
 
+def spreadsheet_cell(value: Any) -> str:
+    """A cell no spreadsheet executes: text starting like a formula gets OWASP's leading single quote;
+    a plain decimal such as ``-6`` stays a number (it cannot be a formula: digits and one point only)."""
+    text = "" if value is None else str(value)
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def statement_csv(document: dict[str, Any]) -> str:
+    """The statement as RFC 4180 CSV (CRLF rows, so a cell's own line breaks are always quoted)."""
     out = io.StringIO()
     columns = ["created_at", "source", "order_id", "kind", "staff_id", "store_id", "base", "amount", "currency",
                "rule", "rate", "status"]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
-    for line in document["lines"]:
-        writer.writerow({c: line.get(c) for c in columns})
-    for name, value in document["totals"].items():
-        writer.writerow({"created_at": f"total {name}", "amount": value})
+    rows = [{c: line.get(c) for c in columns} for line in document["lines"]]
+    rows += [{"created_at": f"total {name}", "amount": value} for name, value in document["totals"].items()]
+    for row in rows:
+        writer.writerow({c: spreadsheet_cell(v) for c, v in row.items()})
     return out.getvalue()
 
 

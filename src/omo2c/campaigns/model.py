@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import string
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,7 +18,12 @@ from pydantic import (
     model_validator,
 )
 
-PLACEHOLDERS = {"name", "staff_name", "store_name", "coupon"}
+PLACEHOLDERS = ("name", "staff_name", "store_name", "coupon")
+# The whole template grammar: literal braces, the four placeholders, and any other brace (an error).
+# Nothing else is read from the text, so a template can never reach str.format's conversions,
+# format specs or attribute and index access.
+TEMPLATE_TOKEN = re.compile(r"\{\{|\}\}|\{(" + "|".join(PLACEHOLDERS) + r")\}|[{}]")
+_PLACEHOLDER_LIST = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\)|at\([0-9T:\-]+\))$")
 NaplClass = Literal["new", "active", "passive", "lost", "prospect"]
@@ -74,13 +78,11 @@ class CampaignIn(_Strict):
     @field_validator("message")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
-        try:
-            names = {field for _, field, _, _ in string.Formatter().parse(value) if field is not None}
-        except ValueError as exc:
-            raise ValueError(f"message template is malformed: {exc}") from exc
-        unknown = names - PLACEHOLDERS
-        if unknown:
-            raise ValueError(f"unknown placeholders {sorted(unknown)}; use {sorted(PLACEHOLDERS)}")
+        """Only the documented placeholders, bare: a format spec or attribute access once built a 20 MB preview."""
+        for token in TEMPLATE_TOKEN.finditer(value):
+            if token.group() in ("{", "}"):
+                raise ValueError(f"{_brace_problem(value, token.start())}; placeholders are {_PLACEHOLDER_LIST} "
+                                 "exactly, and {{ and }} write literal braces")
         return value
 
     @field_validator("channels")
@@ -115,6 +117,28 @@ class CampaignIn(_Strict):
             if not HHMM.match(start) or not HHMM.match(end):
                 raise ValueError("quiet hours are [\"HH:MM\", \"HH:MM\"] windows")
         return value
+
+
+def _brace_problem(template: str, at: int) -> str:
+    """Why the stray brace at ``at`` is not a placeholder, naming the position, not echoing the text."""
+    where = f"character {at + 1}"
+    if template[at] == "}":
+        return f"the '}}' at {where} closes nothing"
+    end = template.find("}", at)
+    if end < 0:
+        return f"the '{{' at {where} is never closed"
+    inside = template[at + 1:end]
+    if "!" in inside:
+        return f"the placeholder at {where} has a conversion ('!'), which is not allowed"
+    if ":" in inside:
+        return f"the placeholder at {where} has a format spec (':'), which is not allowed"
+    if "." in inside or "[" in inside:
+        return f"the placeholder at {where} uses attribute or index access, which is not allowed"
+    if not inside:
+        return f"the '{{}}' at {where} names nothing"
+    if re.fullmatch(r"\w{1,32}", inside):
+        return f"unknown placeholder {{{inside}}} at {where}"
+    return f"unknown placeholder at {where}"
 
 
 class Campaign(CampaignIn):

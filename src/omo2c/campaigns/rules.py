@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import string
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from omo2c.binding.model import BindingPolicy, active
-from omo2c.campaigns.model import Segment
-from omo2c.members.model import NO_ORDER_DAY, Member
+from omo2c.campaigns.model import TEMPLATE_TOKEN, Segment
+from omo2c.channels.sms import segments
+from omo2c.members.model import NO_ORDER_DAY, Member, home_store
+
+LINE_TEXT_LIMIT = 5000  # LINE Messaging API: a text message holds at most 5,000 characters
+SMS_SEGMENT_LIMIT = 10  # our cap: 10 UCS-2 parts, 670 characters with 【Brand】; bounds cost and carrier reassembly
 
 
 def day_ranges(segment: Segment, now: datetime, napl_window: int = 90) -> list[tuple[str, str]]:
@@ -70,20 +74,40 @@ def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 
     if segment.tags and not set(segment.tags) & set(member.tags):
         return False
     binding = active(member.binding, now, binding_policy or BindingPolicy())
-    if segment.store_ids and (binding.store_id if binding else None) not in segment.store_ids:
+    if segment.store_ids and home_store(member, binding) not in segment.store_ids:
         return False
     return segment.bound is None or segment.bound == (binding is not None)
 
 
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
 def render(template: str, *, name: str | None, staff_name: str | None, store_name: str | None,
            coupon: str | None) -> str:
-    values = _Blank(name=name or "", staff_name=staff_name or "", store_name=store_name or "", coupon=coupon or "")
-    return string.Formatter().vformat(template, (), values).strip()
+    """Plain substitution of the four placeholders: nothing in the template or in a value is evaluated,
+    and a brace that is not a placeholder (only in a template that skipped validation) stays as text."""
+    values = {"name": name, "staff_name": staff_name, "store_name": store_name, "coupon": coupon}
+
+    def substitute(token: re.Match[str]) -> str:
+        if token.group(1):
+            return values[token.group(1)] or ""
+        return token.group()[0]
+
+    return TEMPLATE_TOKEN.sub(substitute, template).strip()
+
+
+def sms_text(brand: str, text: str) -> str:
+    return f"【{brand}】{text}"
+
+
+def length_problem(text: str, channel: str, brand: str) -> str | None:
+    """Why ``text`` cannot go out whole on ``channel``, or None: a message is refused or skipped, never cut."""
+    if channel == "line":
+        units = len(text.encode("utf-16-le")) // 2  # conservative: an emoji counts as two
+        if units > LINE_TEXT_LIMIT:
+            return f"{units:,} characters; a LINE text message holds at most {LINE_TEXT_LIMIT:,}"
+        return None
+    parts = segments(sms_text(brand, text))
+    if parts > SMS_SEGMENT_LIMIT:
+        return f"{parts} SMS segments with the 【{brand}】 prefix; at most {SMS_SEGMENT_LIMIT} SMS segments"
+    return None
 
 
 @dataclass(frozen=True)

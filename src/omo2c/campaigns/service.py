@@ -3,9 +3,10 @@
 The planner reads members through the activity index and enqueues send jobs: members whose
 rendered LINE text is identical share one multicast job (≤ 500), anything personal is one
 job per member. The sender re-checks every rule at send time, in order: consent, quiet hours
-(deferred through the queue, never dropped), frequency cap, one send per member per run (a
-conditional write before the provider is called). A retried job re-claims its own rows and
-reuses its LINE retry key, so LINE never delivers twice.
+(deferred through the queue, never dropped), frequency cap, the rendered text's length (over
+LINE's or SMS's limit the member is skipped as ``message_too_long``, never cut), one send per
+member per run (a conditional write before the provider is called). A retried job re-claims
+its own rows and reuses its LINE retry key, so LINE never delivers twice.
 """
 
 from __future__ import annotations
@@ -21,10 +22,19 @@ from typing import Any, Protocol
 
 from omo2c.binding.model import BindingPolicy, active
 from omo2c.campaigns.model import Campaign, CampaignIn, SendJob, SendRecord
-from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render, sms_cost
+from omo2c.campaigns.rules import (
+    choose_channel,
+    day_ranges,
+    length_problem,
+    matches,
+    quiet_until,
+    render,
+    sms_cost,
+    sms_text,
+)
 from omo2c.channels.line import LineMessenger, LineRejected
 from omo2c.channels.sms import SmsSender, segments
-from omo2c.core.errors import NotFound
+from omo2c.core.errors import InvalidEvent, NotFound
 from omo2c.events import BusEvent, MemberBound, MemberCreated, OrderRecorded
 from omo2c.members.model import Member
 
@@ -87,13 +97,23 @@ class CampaignService:
         self.line, self.sms, self.rules, self.clock = line, sms, rules, clock
 
     # ------------------------------------------------------------------ definitions
-    def create(self, body: dict[str, Any]) -> Campaign:
+    def create(self, body: CampaignIn | dict[str, Any]) -> Campaign:
+        """A new campaign and its schedule, from a validated definition (or a dict, validated here)."""
         data = CampaignIn.model_validate(body)
+        self._fits_channels(data)
         campaign = Campaign(**data.model_dump(), campaign_id=uuid.uuid4().hex[:16],
                             created_at=self.clock().isoformat())
         self.store.put_campaign(campaign)
         self.schedules.schedule(campaign)
         return campaign
+
+    def _fits_channels(self, data: CampaignIn) -> None:
+        """Refuse a template too long for a channel before any member fills it in (every send would be skipped)."""
+        shortest = render(data.message, name=None, staff_name=None, store_name=None, coupon=data.coupon)
+        for channel in data.channels:
+            if problem := length_problem(shortest, channel, self.rules.brand):
+                raise InvalidEvent(f"message is too long for {channel}",
+                                   [{"field": "message", "problem": f"even with every name blank: {problem}"}])
 
     def get(self, campaign_id: str) -> Campaign:
         campaign = self.store.campaign(campaign_id) if len(campaign_id) <= 64 else None
@@ -127,13 +147,16 @@ class CampaignService:
                 skipped[choice.reason or "no_channel"] += 1
                 continue
             text = self._text(campaign, member)
+            if length_problem(text, choice.channel, self.rules.brand):
+                skipped["message_too_long"] += 1
+                continue
             planned[choice.channel] += 1
             if len(samples) < 3:
                 samples.append({"member_id": member.member_id, "channel": choice.channel, "text": text})
             if choice.channel == "line":
                 line_groups[text].append(member.member_id)
             else:
-                sms.append((member, f"【{self.rules.brand}】{text}"))
+                sms.append((member, sms_text(self.rules.brand, text)))
         sms_segments = sum(segments(text) for _, text in sms)
         summary = {"campaign_id": campaign_id, "selected": len(due), "items_read": items_read,
                    "members_per_channel": dict(planned), "skipped": dict(skipped),
@@ -193,6 +216,9 @@ class CampaignService:
                 continue
             elif self.store.recent_sends(member.member_id, (now - timedelta(days=cap_days)).isoformat()) >= cap_max:
                 reason = "frequency_cap"
+            text = "" if reason else job.text or self._personal_text(campaign, job, member)
+            if not reason and length_problem(text, job.channel, self.rules.brand):
+                reason = "message_too_long"  # names changed since planning: skipped, never cut
             if reason:
                 record.reason = reason
                 self.store.note_skip(record)
@@ -203,7 +229,6 @@ class CampaignService:
             if not self.store.claim(claimed):
                 outcome["skipped_duplicate"] += 1
                 continue
-            text = job.text or self._personal_text(campaign, job, member)
             ready.append((member, claimed, text))
         if fallback:
             self.jobs.enqueue([self._job(job.campaign_id, job.run_id, "sms", [m], None, job.kind, job.trigger)
@@ -259,7 +284,7 @@ class CampaignService:
                 self.store.settle(record)
                 outcome["failed"] += 1
                 continue
-            record.provider_message_id = self.sms().send(phone, f"【{self.rules.brand}】{text}")
+            record.provider_message_id = self.sms().send(phone, sms_text(self.rules.brand, text))
             record.status = "sent"
             self.store.settle(record)
             outcome["sent"] += 1

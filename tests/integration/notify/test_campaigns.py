@@ -22,10 +22,11 @@ ADMIN = {"Authorization": "Bearer test-admin-token", "Content-Type": "applicatio
 LAPSED_AT = (datetime.now(tz=UTC) - timedelta(days=70)).isoformat()
 
 
-def make_member(n: int, *, line: bool, sms: bool, opted_out: bool = False, recent: bool = False) -> str:
+def make_member(n: int, *, line: bool, sms: bool, opted_out: bool = False, recent: bool = False,
+                name: str | None = None) -> str:
     phone = f"0955{600000 + n:06d}"
     raw = pos_order(f"c-{n}", phone=phone, order_id=f"C{n}", total=500,
-                    occurred_at=datetime.now(tz=UTC).isoformat() if recent else LAPSED_AT, name=f"客人{n}")
+                    occurred_at=datetime.now(tz=UTC).isoformat() if recent else LAPSED_AT, name=name or f"客人{n}")
     raw["customer"]["consent"] = {"sms": sms}
     outcome = wiring.production().resolver.record(CanonicalEvent.model_validate({**raw, "source": "pos"}))
     members = wiring.production().members
@@ -165,6 +166,39 @@ def test_bad_requests(notify):
     assert notify.call("POST", "/campaigns", "/campaigns", body={**CAMPAIGN, "channels": ["fax"]})[0] == 422
     assert notify.call("GET", "/campaigns/nope", "/campaigns/{campaign_id}", {"campaign_id": "nope"})[0] == 404
     assert wiring.production().members.find_by_identifier(Identifier(IdentifierKind.PHONE, "+886955600099")) is None
+
+
+def test_templates_evaluate_nothing_and_overlong_messages_are_refused_or_skipped(notify):
+    """Injection is a 422 naming `message`; a text over LINE's or SMS's limit is refused when the
+    template alone is too long, else each member whose rendered text is too long is skipped, never cut."""
+    for message in ("{name:{name.__class__}}", "{staff_name:x>20000000}", "{name!r}", "{name[0]}", "{{name}"):
+        status, body = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN | {"message": message})
+        assert status == 422 and [d["field"] for d in body["details"]] == ["message"], message
+    status, body = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN | {"message": "好" * 700})
+    assert status == 422 and [d["field"] for d in body["details"]] == ["message"]
+    assert "SMS segments" in body["details"][0]["problem"]
+    assert notify.call("GET", "/campaigns", "/campaigns")[1]["campaigns"] == [], "a refused campaign is not stored"
+    assert notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN | {"message": "好" * 700,
+                                                                            "channels": ["line"]})[0] == 201
+
+    make_member(50, line=False, sms=True, name="名" * 250)
+    renamed = make_member(51, line=False, sms=True)
+    make_member(52, line=False, sms=True)
+    _, campaign = notify.call("POST", "/campaigns", "/campaigns", body=CAMPAIGN | {
+        "message": "{{{name}}}{name}{name} 好久不見", "channels": ["sms"]})
+    cid = campaign["campaign_id"]
+    run_route = ("POST", f"/campaigns/{cid}/run", "/campaigns/{campaign_id}/run", {"campaign_id": cid})
+    _, preview = notify.call(*run_route, {"dry_run": True})
+    assert preview["skipped"] == {"message_too_long": 1} and preview["members_per_channel"] == {"sms": 2}
+    notify.call(*run_route, {})
+    raw = pos_order("c-51b", phone="0955600051", order_id="C51b", total=1, occurred_at=datetime.now(tz=UTC).isoformat(),
+                    name="名" * 250)
+    assert wiring.production().resolver.record(CanonicalEvent.model_validate({**raw, "source": "pos"})).member_id \
+        == renamed
+    notify.drain()
+    assert notify.sms.sent == [("+886955600052", "【Brand】{客人52}客人52客人52 好久不見")]
+    _, report = notify.call("GET", f"/campaigns/{cid}/report", "/campaigns/{campaign_id}/report", {"campaign_id": cid})
+    assert report["runs"][0]["sent"] == 1 and report["runs"][0]["skipped"] == {"message_too_long": 2}
 
 
 def test_provider_errors_are_retried_by_the_queue_and_never_send_twice(notify, aws, lambda_context):

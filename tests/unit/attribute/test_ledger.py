@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from omo2c.attribution.ledger import Rates, commission, quantize
+from omo2c.attribution.ledger import Rates, commission, quantize, statement_csv
 from omo2c.attribution.rules import AttributionPolicy, OrderFacts
 from omo2c.attribution.service import CommissionService
 from omo2c.events import OrderRecorded
@@ -79,3 +81,17 @@ def test_refund_after_approval_is_a_clawback_in_the_next_statement():
     assert november["totals"]["approved"] == "20" and november["lines"][0]["kind"] == "sale"
     assert december["lines"][0]["kind"] == "clawback" and december["totals"]["clawbacks"] == "-12"
     assert december["lines"][0]["status"] == "pending"
+
+
+def test_statement_csv_neutralises_formulas_and_keeps_numbers_numbers():
+    line = {"created_at": "2026-11-02T00:00:00+00:00", "source": "+pos", "order_id": "=SUM(1,1)", "kind": "refund",
+            "staff_id": "@S001", "store_id": "-2+3", "base": "-280", "amount": "-6", "currency": "TWD",
+            "rule": "\tcmd", "rate": "\rcmd", "status": "pending"}
+    document = {"lines": [line, line | {"amount": "-12.50", "base": "-", "order_id": "A-1=1"}],
+                "totals": {"total": "-18.50"}}
+    rows = list(csv.DictReader(io.StringIO(statement_csv(document), newline="")))
+    first, second, total = rows
+    assert (first["order_id"], first["source"], first["staff_id"], first["store_id"], first["rule"],
+            first["rate"]) == ("'=SUM(1,1)", "'+pos", "'@S001", "'-2+3", "'\tcmd", "'\rcmd")
+    assert (first["amount"], first["base"], second["amount"], total["amount"]) == ("-6", "-280", "-12.50", "-18.50")
+    assert second["base"] == "'-" and second["order_id"] == "A-1=1", "only a leading character executes"

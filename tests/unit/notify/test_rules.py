@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from omo2c.binding.model import Binding
+from omo2c.campaigns import rules
 from omo2c.campaigns.model import CampaignIn, Segment
 from omo2c.campaigns.rules import choose_channel, day_ranges, matches, quiet_until, render
 from omo2c.identity.identifiers import Identifier, IdentifierKind
@@ -57,6 +58,42 @@ def test_render_fills_names_and_blanks_what_is_unknown():
     text = render("{name} 您好，{staff_name}（{store_name}）為您準備了 {coupon}", name="小美", staff_name="王小明",
                   store_name=None, coupon="TEA50")
     assert text == "小美 您好，王小明（）為您準備了 TEA50"
+
+
+def fill(template: str, **values: str | None) -> str:
+    return render(template, **({"name": None, "staff_name": None, "store_name": None, "coupon": None} | values))
+
+
+def test_render_substitutes_and_evaluates_nothing():
+    assert fill("{{coupon}} {coupon} }}{{", coupon="{name}") == "{coupon} {name} }{", "values are never re-read"
+    # A template that skipped validation (an old stored one) is left as text, never formatted.
+    assert fill("{staff_name:x>20000000}{name.__class__}", staff_name="王", name="x") == \
+        "{staff_name:x>20000000}{name.__class__}"
+
+
+@pytest.mark.parametrize(("template", "problem"), [
+    ("{name:{name.__class__}}", "format spec"), ("{staff_name:x>20000000}", "format spec"),
+    ("{name!r}", "conversion"), ("{name.__class__}", "attribute or index"), ("{name[0]}", "attribute or index"),
+    ("{0}", "unknown placeholder"), ("{nickname}", "unknown placeholder {nickname}"), ("{}", "names nothing"),
+    ("{ name }", "unknown placeholder"), ("hi {name", "never closed"), ("hi name}", "closes nothing"),
+])
+def test_only_the_documented_placeholders_are_accepted_and_the_problem_is_named(template, problem):
+    good = {"name": "回流", "message": "{name}", "channels": ["line"], "schedule": "rate(1 day)"}
+    with pytest.raises(ValidationError) as caught:
+        CampaignIn.model_validate(good | {"message": template})
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("message",) and problem in error["msg"]
+    assert CampaignIn.model_validate(good | {"message": "{{literal}} {name}{staff_name}{store_name}{coupon}"})
+
+
+def test_length_limits_of_line_and_sms():
+    assert rules.length_problem("好" * rules.LINE_TEXT_LIMIT, "line", "Brand") is None
+    assert "5,000" in rules.length_problem("好" * (rules.LINE_TEXT_LIMIT + 1), "line", "Brand")
+    assert rules.length_problem("😀" * (rules.LINE_TEXT_LIMIT // 2 + 1), "line", "Brand"), "counted in UTF-16 units"
+    room = rules.SMS_SEGMENT_LIMIT * 67 - len("【Brand】")  # the prefix makes every campaign SMS UCS-2
+    assert rules.length_problem("好" * room, "sms", "Brand") is None
+    assert "10 SMS segments" in rules.length_problem("好" * (room + 1), "sms", "Brand")
+    assert rules.length_problem("a" * room, "sms", "LongerBrand"), "the brand prefix counts"
 
 
 def test_consent_first_then_line_then_sms():
