@@ -17,12 +17,14 @@ app = create_app()
 @app.post("/webhooks/<source>")
 def receive_webhook(source: str):
     services: wiring.Services = app.context["services"]
-    ids = accept_delivery(
+    result = accept_delivery(
         source, app.current_event.headers or {}, raw_body(app), settings=services.settings,
         secret_for=lambda name: services.secrets.get(f"source-secret/{name}"),
         enqueue=services.ingest_queue.send, now=time.time())
-    metrics.add_metric(name="EventsAccepted", unit="Count", value=len(ids))
-    return json_response(202, {"accepted": ids})
+    metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
+    if result.ignored:
+        metrics.add_metric(name="FieldsIgnored", unit="Count", value=len(result.ignored))
+    return json_response(202, result.response())
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from omo2c.core.errors import Conflict
 from omo2c.identity.identifiers import Identifier
-from omo2c.members.model import Member
+from omo2c.members.model import Member, earliest
 from omo2c.members.resolution import IdentityRecord, MergeRecord, Snapshot, WritePlan
 from omo2c.orders.model import OrderRecord
 
@@ -68,6 +68,9 @@ class MemoryMemberStore:
                 if change.placed_at is not None and stored.rfm.last_order_at is not None \
                         and stored.rfm.last_order_at > change.placed_at:
                     raise Conflict("fast-order")
+                first = change.member.first_pos_order
+                if first is not None and stored.first_pos_order is not None and stored.first_pos_order > first:
+                    raise Conflict("fast-first-pos")
             elif change.expected_version is None:
                 if stored is not None:
                     raise Conflict("exists")
@@ -90,6 +93,8 @@ class MemoryMemberStore:
                 stored.profile.update(member.profile)
                 stored.consent.update(member.consent)
                 stored.identifiers = [*stored.identifiers, *member.identifiers]
+                stored.tags = sorted({*stored.tags, *member.tags})
+                stored.first_pos_order = earliest(stored.first_pos_order, member.first_pos_order)
                 stored.last_event_at = member.last_event_at
                 stored.version += 1
             else:
@@ -119,6 +124,15 @@ class MemoryMemberStore:
     def member_as_stored(self, member_id: str) -> Member | None:
         member = self.members_by_id.get(member_id)
         return copy.deepcopy(member) if member else None
+
+    def touch(self, member: Member, at) -> None:
+        """Like the DynamoDB store: conditioned on the member's version."""
+        stored = self.members_by_id.get(member.member_id)
+        if stored is None or stored.version != member.version or not stored.live:
+            raise Conflict("version")
+        if stored.binding is not None:
+            stored.binding = stored.binding.touched(at)
+            stored.version += 1
 
     def merge_history(self, member_id: str) -> list[MergeRecord]:
         return [copy.deepcopy(m) for m in self.merges.values() if m.survivor_id == member_id]

@@ -5,7 +5,8 @@ Rules are tried in order and each try is recorded, matched or not, with its reas
 2. ``referral_code`` - an explicit, still-valid staff code from a shared link;
 3. ``active_binding`` - the member's staff binding, active and unexpired at the order's time;
 otherwise nobody (``unattributed``). A staff member who has left hands the credit to their
-transfer target (another staff member, or the store).
+transfer target (another staff member, or the store). An order credited through the binding, or
+a POS sale by the bound staff member, keeps the binding alive (:func:`keeps_binding_alive`).
 
 Referral codes are ``<code>``, ``<code>.<share epoch seconds>`` or
 ``<code>.<share epoch>.<click epoch>``: validity counts from the click when the link carried
@@ -109,6 +110,18 @@ def _credit_for(staff: Staff | None, fallback_store: str | None, rule: str, reas
         trace.append(RuleTry(rule, True, f"{reason}; {note}credited to store {handover.store_id}"))
         return Credit(None, handover.store_id, rule, tuple(trace))
     return None
+
+
+def keeps_binding_alive(order: OrderFacts, credit: Credit, binding: Binding | None) -> bool:
+    """An order credited through the binding, or a POS sale by the bound staff member, is an interaction.
+
+    Only for a binding made before the order (a later rebinding is someone else's); whether the
+    binding then counts is still :meth:`Binding.is_active`'s decision alone."""
+    if binding is None or not binding.staff_id or binding.bound_at > order.placed_at:
+        return False
+    if credit.rule == "active_binding":
+        return True
+    return order.channel == "pos" and order.staff_id == binding.staff_id
 
 
 def decide_credit(order: OrderFacts, lookups: CreditLookups, policy: AttributionPolicy) -> Credit:

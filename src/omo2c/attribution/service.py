@@ -8,9 +8,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from omo2c.attribution.ledger import Attribution, Entry, Rates, commission, next_entry, now_utc, statement
-from omo2c.attribution.rules import AttributionPolicy, CreditLookups, OrderFacts, decide_credit
+from omo2c.attribution.rules import (
+    AttributionPolicy,
+    Credit,
+    CreditLookups,
+    OrderFacts,
+    decide_credit,
+    keeps_binding_alive,
+)
 from omo2c.core.errors import Conflict, InvalidEvent, NotFound
 from omo2c.events import OrderRecorded
+from omo2c.members.model import Member
 
 MAX_ATTEMPTS = 8
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -27,11 +35,21 @@ class LedgerPort(Protocol):
     def store_entries(self, store_id: str, month: str) -> list[Entry]: ...
 
 
+class BindingInteractions(Protocol):
+    """The member writes attribution needs: a buying customer's binding is touched, conditioned on the
+    member's version like every other member write."""
+
+    def get_member(self, member_id: str) -> Member | None: ...
+
+    def touch(self, member: Member, at: datetime) -> None: ...
+
+
 class CommissionService:
     def __init__(self, ledger: LedgerPort, lookups: CreditLookups, rates: Rates, policy: AttributionPolicy,
-                 holding_days: int, clock: Callable[[], datetime] = now_utc) -> None:
+                 holding_days: int, clock: Callable[[], datetime] = now_utc,
+                 interactions: BindingInteractions | None = None) -> None:
         self.ledger, self.lookups, self.rates, self.policy = ledger, lookups, rates, policy
-        self.holding_days, self.clock = holding_days, clock
+        self.holding_days, self.clock, self.interactions = holding_days, clock, interactions
 
     def record(self, event: OrderRecorded) -> str:
         """Apply one ``order.recorded``; redeliveries and older versions change nothing."""
@@ -44,6 +62,9 @@ class CommissionService:
                 return "already applied"
             now = self.clock()
             credit = previous.credit if previous else decide_credit(order, self.lookups, self.policy)
+            if previous is None:
+                # Before the ledger commit: a crash in between is redelivered and touches again (a no-op).
+                self._keep_binding_alive(order, credit)
             entry = next_entry(order, credit, entries, self.rates, now, self.holding_days)
             target, _ = commission(order, self.rates) if credit.attributed else (0, "")
             attribution = Attribution(order.source, order.order_id, credit, order.version,
@@ -55,6 +76,24 @@ class CommissionService:
                 continue
             return "entry appended" if entry else "no change"
         raise Conflict(f"{order.source}/{order.order_id} kept changing")
+
+    def _keep_binding_alive(self, order: OrderFacts, credit: Credit) -> None:
+        """The binding's last interaction moves forward to the order's time, never back, so any delivery
+        order ends the same; a concurrent member write makes it read again."""
+        if self.interactions is None or not order.member_id:
+            return
+        for _ in range(MAX_ATTEMPTS):
+            member = self.interactions.get_member(order.member_id)
+            binding = member.binding if member else None
+            if member is None or binding is None or not keeps_binding_alive(order, credit, binding) \
+                    or binding.last_activity >= order.placed_at:
+                return
+            try:
+                self.interactions.touch(member, order.placed_at)
+                return
+            except Conflict:
+                continue
+        raise Conflict(f"member of {order.source}/{order.order_id} kept changing")
 
     def explain(self, source: str, order_id: str) -> dict[str, Any]:
         attribution, entries = self.ledger.load(source, order_id)

@@ -79,6 +79,20 @@ class Rfm:
         return Napl.ACTIVE
 
 
+@dataclass(frozen=True, order=True)
+class FirstPosOrder:
+    """When and where the member first bought at a shop counter: the home store of the unbound.
+
+    Ordered by time, then store id, so the earliest is the same whatever order events arrive in."""
+
+    at: int
+    store_id: str
+
+
+def earliest(*orders: FirstPosOrder | None) -> FirstPosOrder | None:
+    return min((o for o in orders if o is not None), default=None)
+
+
 @dataclass(frozen=True)
 class LineStatus:
     """The member's LINE user as the Official Account last saw it: followed or not, and since when."""
@@ -120,6 +134,7 @@ class Member:
     line: LineStatus | None = None
     binding: Binding | None = None
     opted_out: bool = False
+    first_pos_order: FirstPosOrder | None = None
 
     @property
     def live(self) -> bool:
@@ -177,6 +192,14 @@ def choose_survivor(members: list[Member]) -> Member:
     return min(members, key=lambda m: (m.created_at, m.member_id))
 
 
+def home_store(member: Member, active_binding: Binding | None) -> str | None:
+    """The active binding's store, else the store of the first POS order: a customer of a store
+    belongs to it whether or not they ever bound in LINE. Pass the binding only when it is active."""
+    if active_binding is not None and active_binding.store_id:
+        return active_binding.store_id
+    return member.first_pos_order.store_id if member.first_pos_order else None
+
+
 def masked(identifier: Identifier) -> dict[str, str]:
     value = identifier.value
     if identifier.kind is IdentifierKind.PHONE:
@@ -214,6 +237,7 @@ def member_view(member: Member, merges: list[dict[str, object]], now: datetime, 
         "napl": rfm.napl(now, window_days).value,
         "line": member.line.stored() if member.line else {},
         "binding": binding_view(member.binding, binding_active),
+        "home_store_id": home_store(member, member.binding if binding_active else None),
         "opted_out": member.opted_out,
         "merged_members": member.absorbed,
         "merges": merges,

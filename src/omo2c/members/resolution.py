@@ -20,10 +20,12 @@ from omo2c.core.errors import Conflict
 from omo2c.events import BusEvent, MemberCreated, MemberMerged, OrderRecorded
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize
 from omo2c.members.model import (
+    FirstPosOrder,
     LineStatus,
     Member,
     ProfileValue,
     choose_survivor,
+    earliest,
     merge_consent,
     merge_profiles,
     update_consent,
@@ -172,6 +174,16 @@ def _event_profile(event: CanonicalEvent, at: int) -> dict[str, ProfileValue]:
     return {}
 
 
+def _event_pos_order(event: CanonicalEvent, at: int) -> FirstPosOrder | None:
+    """A shop-counter sale with a store: a candidate for the member's first POS order (refunds and
+    cancellations place nothing, so the earliest stays the same in any delivery order)."""
+    if event.channel.value != "pos" or not event.store_id or event.order is None:
+        return None
+    if event.type not in (EventType.ORDER_CREATED, EventType.ORDER_UPDATED):
+        return None
+    return FirstPosOrder(at, event.store_id)
+
+
 def _next_order(event: CanonicalEvent, current: OrderRecord | None, member_id: str | None,
                 at: int) -> OrderRecord | None:
     order = event.order
@@ -260,6 +272,7 @@ class Resolver:
 
         profile = _event_profile(event, at)
         consent = _event_consent(event)
+        pos_order = _event_pos_order(event, at)
         outcome = Outcome(member_id=None)
         plan.blocked = blocked
 
@@ -267,8 +280,8 @@ class Resolver:
             return self._anonymous(event, snap, plan, outcome, at)
         if not owners:
             member = Member(member_id=self.new_id(), created_at=at, identifiers=list(identifiers),
-                            profile=profile, consent=consent, tags=list(event.customer.tags),
-                            last_event_at=at, line=line, version=1)
+                            profile=profile, consent=consent, tags=list(dict.fromkeys(event.customer.tags)),
+                            last_event_at=at, line=line, version=1, first_pos_order=pos_order)
             change = MemberChange(member=member, expected_version=None)
             outcome.member = member
             plan.new_identities = [(i, member.member_id) for i in identifiers]
@@ -280,11 +293,13 @@ class Resolver:
         elif len(owners) == 1 and not exact:
             (member_id,) = owners
             member = Member(member_id=member_id, created_at=0, identifiers=fresh, profile=profile,
-                            consent=consent, tags=list(event.customer.tags), last_event_at=at, line=line)
+                            consent=consent, tags=list(dict.fromkeys(event.customer.tags)), last_event_at=at,
+                            line=line, first_pos_order=pos_order)
             change = MemberChange(member=member, expected_version=None, fast=True)
             plan.new_identities = [(i, member_id) for i in fresh]
         else:
             change = self._exact_change(event, owners, fresh, profile, consent, at, plan, outcome)
+            change.member.first_pos_order = earliest(change.member.first_pos_order, pos_order)
             if line is not None and at >= change.member.last_event_at:
                 change.member.line = line
 
@@ -381,6 +396,7 @@ class Resolver:
             last_event_at=max(survivor.last_event_at, other.last_event_at),
             line=survivor.line or other.line,
             binding=binding,
+            first_pos_order=earliest(survivor.first_pos_order, other.first_pos_order),
         )
 
 
@@ -402,6 +418,8 @@ def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: in
             k: v for k, v in survivor.consent.items() if k not in record.absorbed_before.consent},
         binding=record.survivor_before.binding if record.absorbed_before.binding == survivor.binding
         and record.survivor_before.binding != survivor.binding else survivor.binding,
+        first_pos_order=record.survivor_before.first_pos_order
+        if survivor.first_pos_order == record.absorbed_before.first_pos_order else survivor.first_pos_order,
     )
     return remaining, restored
 

@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
@@ -25,7 +32,7 @@ from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.events import from_stored
 from omo2c.identity.identifiers import Identifier, IdentifierKind
-from omo2c.members.model import NO_ORDER_DAY, LineStatus, Member, ProfileValue, Rfm
+from omo2c.members.model import NO_ORDER_DAY, FirstPosOrder, LineStatus, Member, ProfileValue, Rfm
 from omo2c.members.resolution import IdentityRecord, MemberChange, MergeRecord, Snapshot, WritePlan
 from omo2c.orders.storage import OrderItem, order_from_item, order_item, order_key
 
@@ -33,6 +40,15 @@ EVENT_MARKER_TTL_SECONDS = 90 * 86_400
 MAX_POINTER_HOPS = 16
 ACTIVITY_SHARDS = 8
 ACTIVITY_TZ = timedelta(hours=8)
+
+
+class TagSetAttribute(UnicodeSetAttribute):
+    """Tags as a string set, so the fast path's ADD never repeats one; items from before kept a list."""
+
+    def get_value(self, value: dict[str, Any]) -> Any:
+        if "L" in value:
+            return [entry["S"] for entry in value["L"] if "S" in entry]
+        return super().get_value(value)
 
 
 class ByBoundStaff(GlobalSecondaryIndex["MemberItem"]):
@@ -58,7 +74,8 @@ class ByLastOrderDay(GlobalSecondaryIndex["MemberItem"]):
 
 
 class MemberItem(MembersTableItem):
-    """pk=MEMBER#<id>, sk=PROFILE. The bind function owns ``line``/``binding``/``bound_*``."""
+    """pk=MEMBER#<id>, sk=PROFILE. The bind function owns ``line``/``binding``/``bound_*`` (attribution
+    only moves ``binding.last_interaction_at`` forward)."""
 
     member_id = UnicodeAttribute()
     created_at = NumberAttribute()
@@ -67,7 +84,7 @@ class MemberItem(MembersTableItem):
     identifiers = ListAttribute(of=UnicodeAttribute, default=list)
     profile = MapAttribute(default=dict)
     consent = MapAttribute(default=dict)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    tags = TagSetAttribute(null=True)
     first_order_at = NumberAttribute(null=True)
     last_order_at = NumberAttribute(null=True)
     last_order_day = UnicodeAttribute(null=True)
@@ -83,6 +100,8 @@ class MemberItem(MembersTableItem):
     bound_store_id = UnicodeAttribute(null=True)
     bound_at = UnicodeAttribute(null=True)
     opted_out = BooleanAttribute(null=True)
+    first_pos_order_at = NumberAttribute(null=True)
+    first_pos_store_id = UnicodeAttribute(null=True)
     by_bound_staff = ByBoundStaff()
     by_last_order_day = ByLastOrderDay()
 
@@ -166,7 +185,7 @@ def member_from_item(item: MemberItem) -> Member:
         identifiers=[parse_identifier(i) for i in item.identifiers or []],
         profile=profile,
         consent={k: bool(v) for k, v in (plain(item.consent) or {}).items()},
-        tags=list(item.tags or []),
+        tags=sorted(item.tags or ()),
         rfm=Rfm(
             int(item.first_order_at) if item.first_order_at is not None else None,
             int(item.last_order_at) if item.last_order_at is not None else None,
@@ -179,6 +198,8 @@ def member_from_item(item: MemberItem) -> Member:
         line=LineStatus.from_stored(plain(item.line)),
         binding=Binding.from_stored(plain(item.binding)),
         opted_out=bool(item.opted_out),
+        first_pos_order=FirstPosOrder(int(item.first_pos_order_at), item.first_pos_store_id)
+        if item.first_pos_order_at is not None and item.first_pos_store_id else None,
     )
 
 
@@ -195,6 +216,8 @@ def member_to_dict(member: Member) -> dict[str, Any]:
         "line": member.line.stored() if member.line else {},
         "binding": member.binding.stored() if member.binding else {},
         "opted_out": member.opted_out,
+        "first_pos_order": {"at": member.first_pos_order.at, "store_id": member.first_pos_order.store_id}
+        if member.first_pos_order else {},
     }
 
 
@@ -206,7 +229,7 @@ def member_from_dict(data: dict[str, Any]) -> Member:
     item.identifiers = data.get("identifiers", [])
     item.profile = data.get("profile", {})
     item.consent = data.get("consent", {})
-    item.tags = data.get("tags", [])
+    item.tags = set(data.get("tags") or ()) or None
     item.first_order_at = data.get("first_order_at")
     item.last_order_at = data.get("last_order_at")
     item.order_count = data.get("order_count", 0)
@@ -216,6 +239,8 @@ def member_from_dict(data: dict[str, Any]) -> Member:
     item.line = data.get("line") or None
     item.binding = data.get("binding") or None
     item.opted_out = bool(data.get("opted_out"))
+    first_pos = data.get("first_pos_order") or {}
+    item.first_pos_order_at, item.first_pos_store_id = first_pos.get("at"), first_pos.get("store_id")
     return member_from_item(item)
 
 
@@ -234,6 +259,16 @@ def _binding_actions(binding: Binding | None) -> list[Any]:
         MemberItem.bound_store_id.set(binding.store_id) if binding.store_id else MemberItem.bound_store_id.remove(),
         MemberItem.bound_at.set(binding.bound_at.isoformat()),
     ]
+
+
+def _tags_action(tags: list[str]) -> Any:
+    return MemberItem.tags.set(set(tags)) if tags else MemberItem.tags.remove()
+
+
+def _first_pos_actions(first: FirstPosOrder | None) -> list[Any]:
+    if first is None:
+        return [MemberItem.first_pos_order_at.remove(), MemberItem.first_pos_store_id.remove()]
+    return [MemberItem.first_pos_order_at.set(first.at), MemberItem.first_pos_store_id.set(first.store_id)]
 
 
 def _activity_actions(member_id: str, rfm: Rfm) -> list[Any]:
@@ -427,7 +462,11 @@ class DynamoMemberStore:
         if change.expected_version is None:
             item.member_id, item.created_at, item.status = member.member_id, member.created_at, "live"
             item.identifiers = [i.key for i in member.identifiers]
-            item.profile, item.consent, item.tags = _profile_map(member.profile), member.consent, member.tags
+            item.profile, item.consent = _profile_map(member.profile), member.consent
+            item.tags = set(member.tags) or None
+            if member.first_pos_order is not None:
+                item.first_pos_order_at = member.first_pos_order.at
+                item.first_pos_store_id = member.first_pos_order.store_id
             item.order_count, item.net_spent = rfm.order_count, rfm.net_spent
             item.last_event_at, item.version = member.last_event_at, 1
             item.activity_shard = activity_shard(member.member_id)
@@ -443,7 +482,7 @@ class DynamoMemberStore:
             MemberItem.identifiers.set([i.key for i in member.identifiers]),
             MemberItem.profile.set(_profile_map(member.profile)),
             MemberItem.consent.set(member.consent),
-            MemberItem.tags.set(member.tags),
+            _tags_action(member.tags),
             MemberItem.order_count.set(rfm.order_count),
             MemberItem.net_spent.set(rfm.net_spent),
             MemberItem.absorbed.set(member.absorbed),
@@ -451,6 +490,7 @@ class DynamoMemberStore:
             MemberItem.version.add(1),
             *_activity_actions(member.member_id, rfm),
             *_binding_actions(member.binding),
+            *_first_pos_actions(member.first_pos_order),
         ]
         if member.line is not None:
             actions.append(MemberItem.line.set(member.line.stored()))
@@ -482,13 +522,24 @@ class DynamoMemberStore:
         if member.identifiers:
             actions.append(MemberItem.identifiers.set(
                 MemberItem.identifiers.append([i.key for i in member.identifiers])))
-        if member.tags:
-            actions.append(MemberItem.tags.set(MemberItem.tags.append(member.tags)))
         if member.line is not None:
             actions.append(MemberItem.line.set(member.line.stored()))
         condition = (MemberItem.status == "live") & (MemberItem.last_event_at <= at)
         if change.placed_at is not None:
             condition &= MemberItem.last_order_at.does_not_exist() | (MemberItem.last_order_at <= change.placed_at)
+        if member.tags:
+            # ADD to a string set keeps each tag once; a list from before goes the exact path once.
+            actions.append(MemberItem.tags.add(set(member.tags)))
+            condition &= MemberItem.tags.does_not_exist() | MemberItem.tags.is_type()
+        first = member.first_pos_order
+        if first is not None:
+            # Kept when an earlier (or equal, smaller-store) one is stored; else the exact path decides.
+            actions += [MemberItem.first_pos_order_at.set(MemberItem.first_pos_order_at | first.at),
+                        MemberItem.first_pos_store_id.set(MemberItem.first_pos_store_id | first.store_id)]
+            condition &= (MemberItem.first_pos_order_at.does_not_exist()
+                          | (MemberItem.first_pos_order_at < first.at)
+                          | ((MemberItem.first_pos_order_at == first.at)
+                             & (MemberItem.first_pos_store_id <= first.store_id)))
         tx.update(item, actions=actions, condition=condition)
 
     def _write_absorbed(self, tx: TransactWrite, absorbed: Member, plan: WritePlan) -> None:
@@ -524,10 +575,11 @@ class DynamoMemberStore:
                     MemberItem.status.set("live"), MemberItem.merged_into.remove(),
                     MemberItem.identifiers.set([i.key for i in restored.identifiers]),
                     MemberItem.profile.set(_profile_map(restored.profile)),
-                    MemberItem.consent.set(restored.consent), MemberItem.tags.set(restored.tags),
+                    MemberItem.consent.set(restored.consent), _tags_action(restored.tags),
                     MemberItem.order_count.set(rfm.order_count), MemberItem.net_spent.set(rfm.net_spent),
                     MemberItem.absorbed.set(restored.absorbed), MemberItem.version.add(1),
                     *_activity_actions(restored.member_id, rfm), *_binding_actions(restored.binding),
+                    *_first_pos_actions(restored.first_pos_order),
                 ]
                 tx.update(MemberItem(*member_key(restored.member_id)), actions=actions,
                           condition=(MemberItem.version == absorbed.version) & (MemberItem.status == "merged"))

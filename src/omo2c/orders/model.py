@@ -60,8 +60,19 @@ class OrderRecord:
 
 
 def order_rank(source_version: int | None, occurred_ms: int) -> str:
-    """Sortable version of an order snapshot: the source's version first, then event time."""
-    return f"{(source_version if source_version is not None else 0):012d}.{occurred_ms:015d}"
+    """Readable version of an order snapshot: the source's version first, then event time.
+
+    Compare ranks with :func:`rank_key`, never as text: versions come in any length (Shopify's
+    are epoch milliseconds) and ranks stored before were padded to 12 digits only."""
+    return f"{(source_version if source_version is not None else 0):020d}.{occurred_ms:015d}"
+
+
+def rank_key(rank: str) -> tuple[int, int]:
+    """A rank as numbers (version, event time); an order without a snapshot yet sorts first."""
+    version, _, occurred = rank.partition(".")
+    if not version.isdigit():
+        return (-1, -1)
+    return int(version), int(occurred) if occurred.isdigit() else 0
 
 
 def apply_snapshot(order: OrderRecord, *, rank: str, occurred_ms: int, total: Decimal, discount: Decimal,
@@ -70,7 +81,7 @@ def apply_snapshot(order: OrderRecord, *, rank: str, occurred_ms: int, total: De
                    member_id: str | None) -> OrderRecord:
     """A created/updated snapshot replaces amounts only when it is newer than what we hold."""
     placed = occurred_ms if order.placed_at is None else min(order.placed_at, occurred_ms)
-    if order.status != "pending" and rank <= order.rank:
+    if order.status != "pending" and rank_key(rank) <= rank_key(order.rank):
         return replace(order, placed_at=placed)
     status = "cancelled" if order.status == "cancelled" else "open"
     return replace(

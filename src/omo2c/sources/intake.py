@@ -1,8 +1,13 @@
-"""The webhook edge: authenticate, validate, then hand events to the queue — nothing else."""
+"""The webhook edge: authenticate, validate, then hand events to the queue — nothing else.
+
+It is also the one place that decides which sources may link a LINE user: the edge knows the
+source, and everything behind it (the queue, the resolver) only sees what the edge let through.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from omo2c.core.errors import InvalidEvent, NotFound, PayloadTooLarge, Unauthenticated
 from omo2c.core.settings import Settings
@@ -11,12 +16,37 @@ from omo2c.sources.canonical import CanonicalEvent
 from omo2c.sources.payload import SourceAdapter
 
 ADAPTERS: dict[str, SourceAdapter] = {"generic": generic.ADAPTER, "shopify": shopify.ADAPTER}
+UNTRUSTED_LINE_ID = ("this source may not link LINE users (only the LINE webhook, or a source listed in "
+                     "OMO_LINE_ID_TRUSTED_SOURCES); the rest of the event was accepted")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a delivery's 202 says: the queued event ids, and the fields that were dropped from them."""
+
+    accepted: list[str]
+    ignored: list[dict[str, str]] = field(default_factory=list)
+
+    def response(self) -> dict[str, object]:
+        return {"accepted": self.accepted, **({"ignored": self.ignored} if self.ignored else {})}
+
+
+def without_untrusted_line_id(event: CanonicalEvent, source: str,
+                              settings: Settings) -> tuple[CanonicalEvent, dict[str, str] | None]:
+    """A LINE user id proves nothing when a POS/EC source sends it: dropped unless the source is trusted for it.
+
+    Otherwise any signed source could merge a LINE member with the owner of any phone it names."""
+    if not event.customer.line_user_id or source in settings.line_id_trusted_sources:
+        return event, None
+    customer = event.customer.model_copy(update={"line_user_id": None})
+    ignored = {"event_id": event.event_id, "field": "customer.line_user_id", "reason": UNTRUSTED_LINE_ID}
+    return event.model_copy(update={"customer": customer}), ignored
 
 
 def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, settings: Settings,
                     secret_for: Callable[[str], str], enqueue: Callable[[list[CanonicalEvent]], None],
-                    now: float) -> list[str]:
-    """Verify and validate one delivery, enqueue its events, return their ids.
+                    now: float) -> Accepted:
+    """Verify and validate one delivery, enqueue its events, return their ids and what was ignored.
 
     Every failure raises before anything is enqueued, so a rejected delivery changes nothing.
     """
@@ -34,5 +64,6 @@ def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, set
     ids = [e.event_id for e in events]
     if len(set(ids)) != len(ids):
         raise InvalidEvent("event_id must be unique within one delivery")
-    enqueue(events)
-    return ids
+    checked = [without_untrusted_line_id(e, name, settings) for e in events]
+    enqueue([event for event, _ in checked])
+    return Accepted(ids, [note for _, note in checked if note is not None])

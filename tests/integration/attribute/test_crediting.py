@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 
 import pytest
 
 from omo2c import wiring
+from omo2c.attribution.api_models import StaffStatement
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 from omo2c.members.storage import MemberItem, member_key
 from omo2c.sources.canonical import CanonicalEvent
@@ -57,6 +60,7 @@ def test_pos_sale_refund_and_redelivery(attribute):
     flow(sale)
     doc = json.loads(statement(get, "S001")["body"])
     assert [line["amount"] for line in doc["lines"]] == ["26", "-6"] and doc["totals"]["total"] == "20"
+    StaffStatement.model_validate(doc)  # the JSON alternative answers what the OpenAPI document says
     csv = statement(get, "S001", accept="text/csv")
     assert csv["headers"]["Content-Type"].startswith("text/csv") and "sale" in csv["body"]
     trace = get("/orders/pos/AT-1/attribution", "/orders/{source}/{order_id}/attribution",
@@ -99,3 +103,20 @@ def test_a_malformed_bus_event_fails_alone_and_goes_back_to_its_queue(aws, lambd
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-0"}]}
     trace = wiring.production().commission_service.explain("pos", good["detail"]["order_id"])
     assert trace["rule"] == "pos_checkout_staff"
+
+
+def test_statement_csv_cells_never_execute_in_a_spreadsheet(attribute, aws, lambda_context):
+    """Bus events carry ids unchecked: a formula-looking order id is quoted text, a negative amount a number."""
+    _, get = attribute
+    sale = sample("attribute/eventbridge-order-recorded.json")
+    sale["detail"] |= {"order_id": "=SUM(1,1)", "source": "@pos"}
+    refund = {**sale, "detail": sale["detail"] | {"event_type": "order.refunded", "version": "00000002",
+                                                  "refunded": "280", "net_kept": "1000"}}
+    consumer = load_handler("AttributeFunction")
+    for envelope in (sale, refund):
+        assert consumer.lambda_handler(sqs_event([json.dumps(envelope)]), lambda_context) == {"batchItemFailures": []}
+    body = statement(get, "S001", accept="text/csv")["body"]
+    rows = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert [(r["order_id"], r["source"], r["amount"]) for r in rows[:2]] == [
+        ("'=SUM(1,1)", "'@pos", "26"), ("'=SUM(1,1)", "'@pos", "-6")]
+    assert {r["created_at"]: r["amount"] for r in rows[2:]}["total total"] == "20"
