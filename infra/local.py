@@ -7,7 +7,8 @@ feed each queue to the consumer the template wires, EventBridge rules deliver to
 targets, and a LINE Messaging API stand-in plus the SMS outbox record what would be sent.
 
 The resources and the handlers' environment (with the local secret defaults, each overridable
-by the environment variable of that name) come from :mod:`infra.moto_stack`.
+by the environment variable of that name) come from :mod:`infra.moto_stack`. With a data dir,
+tables and schedules outlive a restart (:mod:`infra.persistence`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from infra.template import ACCOUNT, REGION, ROOT, Function, Names, QueueSource, 
 
 STATE_FILE = Path(".omo2c-local.json")
 RETRY_BACKOFF_SECONDS = 1
+DRAIN_SECONDS = 10
 log = logging.getLogger("local_run")
 
 
@@ -313,10 +315,16 @@ class Poller(threading.Thread):
 
 # ---------------------------------------------------------------------- the run
 class LocalRun:
-    def __init__(self, port: int = 3000, template: Template | None = None) -> None:
+    def __init__(self, port: int = 3000, template: Template | None = None, *,
+                 data_dir: str | Path | None = None, aws_port: int | None = None, host: str = "127.0.0.1") -> None:
         self.port = port
+        self.aws_port = aws_port  # None: any free port
+        self.bind_host = host  # 0.0.0.0 lets Docker containers (sam local invoke on Linux) reach the run
         self.template = template or load()
         self.names = Names(self.template)
+        self.data_dir = Path(data_dir) if data_dir is not None else None
+        self.data: Any = None
+        self.restored: dict[str, int] = {}
         self.stop_event = threading.Event()
         self.line = LineStandIn()
         self.host = FunctionHost(self.template)
@@ -324,17 +332,19 @@ class LocalRun:
         self.services: list[Any] = []
         self._moto: Any = None
         self._http: Any = None
+        self.closing = False
         self.aws_endpoint = ""
         self.url = f"http://127.0.0.1:{port}"
 
     def start(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        aws_port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=aws_port, verbose=False)
+        aws_port = self.aws_port or free_port()
+        self._moto = ThreadedMotoServer(ip_address=self.bind_host, port=aws_port, verbose=False)
         self._moto.start()
         self.aws_endpoint = f"http://127.0.0.1:{aws_port}"
         self.env = provision(self.names, self.aws_endpoint, self.url)
+        self._restore()
         from omo2c.core.aws import client
 
         for function in self.template.functions.values():
@@ -346,7 +356,7 @@ class LocalRun:
         self._start_scheduler()
         from werkzeug.serving import make_server
 
-        self._http = make_server("127.0.0.1", self.port, self.wsgi, threaded=True)
+        self._http = make_server(self.bind_host, self.port, self.wsgi, threaded=True)
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
         STATE_FILE.write_text(json.dumps({"url": self.url, "aws_endpoint": self.aws_endpoint, "pid": os.getpid(),
                                           "env": self.env}, indent=2))
@@ -361,15 +371,60 @@ class LocalRun:
         scheduler.start()
         self.services.append(scheduler)
 
+    def _restore(self) -> None:
+        """With a data dir, the last save's items and schedules come back before anything is served."""
+        if self.data_dir is None:
+            return
+        from infra.persistence import DataDir, Saver
+
+        self.data = DataDir(self.data_dir, self.names)
+        self.restored = self.data.restore()
+        saver = Saver(self.data, self.stop_event)
+        saver.start()
+        self.services.append(saver)
+
+    def data_note(self) -> str:
+        """For the ready line: where the data lives and what came back from it."""
+        if self.data_dir is None:
+            return ""
+        items = sum(n for key, n in self.restored.items() if key in self.template.tables)
+        schedules = sum(n for key, n in self.restored.items() if key in self.template.schedule_groups)
+        return f"; data in {self.data_dir}: {items} items and {schedules} schedules restored"
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
+        """Let the pollers finish what the queues hold (queues are not saved); whether they all emptied."""
+        from omo2c.core.aws import client
+
+        sqs, quiet, deadline = client("sqs"), 0, time.monotonic() + timeout
+        counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                  "ApproximateNumberOfMessagesDelayed"]
+        while time.monotonic() < deadline:
+            busy = any(int(value) for poller in self.pollers for value in sqs.get_queue_attributes(
+                QueueUrl=poller.queue_url, AttributeNames=counts)["Attributes"].values())
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 2:  # two empty rounds: no handler was mid-way passing a message on
+                return True
+            time.sleep(0.2)
+        log.warning("stopping with messages still in the queues after %ss; they are not kept", timeout)
+        return False
+
     def stop(self) -> None:
-        self.stop_event.set()
-        if self._http is not None:
-            self._http.shutdown()
-        for poller in self.pollers:
-            poller.join(timeout=5)
-        if self._moto is not None:
-            self._moto.stop()
-        STATE_FILE.unlink(missing_ok=True)
+        """With a data dir: refuse new requests (503), drain the queues, stop every thread, then save."""
+        try:
+            if self.data is not None:
+                self.closing = True
+                self.drain()
+            self.stop_event.set()
+            if self._http is not None:
+                self._http.shutdown()
+            for thread in [*self.pollers, *(s for s in self.services if isinstance(s, threading.Thread))]:
+                thread.join(timeout=5)
+            if self.data is not None:
+                self.data.save()
+        finally:
+            if self._moto is not None:
+                self._moto.stop()
+            STATE_FILE.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ gateway
     def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -387,6 +442,8 @@ class LocalRun:
         path = request.path
         if path.startswith("/_local/"):
             return self.local_route(request, path.removeprefix("/_local/"))
+        if self.closing:  # draining before a save: what arrives now could not be kept
+            return _json(503, {"message": "Service Unavailable: the local run is stopping"})
         if path == "/openapi.json" and request.method == "GET":
             document = ROOT / "docs" / "openapi.json"
             return _json(200, json.loads(document.read_text())) if document.exists() else _json(404, {})
@@ -437,11 +494,13 @@ class LocalRun:
                 for message_id, (phone, message) in list(self._sns_backend().sms_messages.items())]
 
 
-def serve(port: int, journey: bool = False) -> int:
-    """`omo2c local`: start, print one ready line, optionally play the journey, stop on Ctrl-C."""
+def serve(port: int, journey: bool = False, data_dir: str | Path | None = None, *, aws_port: int | None = None,
+          host: str = "127.0.0.1") -> int:
+    """`omo2c local`: start, print one ready line, optionally play the journey, stop on Ctrl-C or SIGTERM
+    (with a data dir: drain the queues, then save)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    run = LocalRun(port)
+    run = LocalRun(port, data_dir=data_dir, aws_port=aws_port, host=host)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -450,8 +509,11 @@ def serve(port: int, journey: bool = False) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     run.start()
-    print(f"OMO2C local run ready at {run.url} (AWS endpoints: {run.aws_endpoint})", flush=True)
-    if journey:
+    print(f"OMO2C local run ready at {run.url} (AWS endpoints: {run.aws_endpoint}{run.data_note()})", flush=True)
+    if journey and any(run.restored.values()):
+        # its campaign was already sent to the same customers; the frequency cap rightly stops it again
+        print("Journey skipped: the data dir already holds data (the journey plays on an empty start).", flush=True)
+    elif journey:
         from infra.journey import JourneyFailed, play
 
         try:
@@ -461,5 +523,5 @@ def serve(port: int, journey: bool = False) -> int:
     while not stopping.wait(0.5):
         pass
     run.stop()
-    print("OMO2C local run stopped.", flush=True)
+    print(f"OMO2C local run stopped{f'; data saved in {run.data_dir}' if run.data_dir else ''}.", flush=True)
     return 0

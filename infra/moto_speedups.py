@@ -1,9 +1,14 @@
-"""Make moto's DynamoDB transactions cost what they cost in DynamoDB: the items they touch.
+"""Make moto's DynamoDB transactions behave and cost what they do in DynamoDB.
 
 moto backs up every table a transaction names by deep-copying the *whole table*, once per
 item in the transaction, so each TransactWriteItems grows with the table (seconds per call at
 a few thousand items). Here the backup covers only the touched items; a failed transaction
 restores exactly those. The behaviour seen by callers is unchanged: all-or-nothing, same errors.
+
+moto also applies a transaction item by item while other threads (the local run's gateway
+and pollers, moto's own request threads) read, so a reader could see half of one. DynamoDB
+never shows that: every DynamoDB request here runs under :data:`DYNAMODB_LOCK`, one at a time.
+:func:`dynamodb_writes` counts the requests that may have changed data, for the local run's saver.
 """
 
 from __future__ import annotations
@@ -14,6 +19,15 @@ from typing import Any
 
 _state = threading.local()
 _installed = False
+DYNAMODB_LOCK = threading.RLock()
+_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "DescribeTable", "ListTables",
+                    "DescribeTimeToLive", "DescribeEndpoints", "DescribeLimits", "ListTagsOfResource"})
+_writes = 0
+
+
+def dynamodb_writes() -> int:
+    """How many DynamoDB requests that may have changed data moto has served (reads not counted)."""
+    return _writes
 
 
 def install() -> None:
@@ -23,6 +37,7 @@ def install() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
 
     def table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
         if getattr(_state, "transaction", False):
@@ -58,8 +73,19 @@ def install() -> None:
         finally:
             _state.transaction = False
 
+    call = DynamoHandler.call_action
+
+    def call_action(self: DynamoHandler) -> Any:
+        """One DynamoDB request at a time, its response serialised inside: no torn reads."""
+        global _writes
+        with DYNAMODB_LOCK:
+            if self._get_action() not in _READS:
+                _writes += 1
+            return call(self)
+
     Table.__deepcopy__ = table_deepcopy
     DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoHandler.call_action = call_action
     _installed = True
 
 

@@ -23,3 +23,54 @@ def test_a_failed_transaction_leaves_every_item_as_it_was(aws):
         ])
     assert "Item" not in ddb.get_item(TableName=table, Key={"pk": {"S": "B"}, "sk": {"S": "1"}})
     assert ddb.get_item(TableName=table, Key={"pk": {"S": "A"}, "sk": {"S": "1"}})["Item"]["n"] == {"N": "1"}
+
+
+def test_readers_never_see_a_transaction_half_applied(aws):
+    """moto applies a TransactWriteItems item by item; DynamoDB readers see all of it or none."""
+    import sys
+    import threading
+    import time
+
+    table, items, deadline = TABLES["MembersTable"], 10, time.monotonic() + 4
+    stop, torn, reads = threading.Event(), [], [0]
+
+    def commit(ddb, generation: int) -> None:
+        ddb.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "TORN"}, "sk": {"S": f"{i:02}"},
+                                                  "generation": {"N": str(generation)}}}} for i in range(items)])
+
+    def write() -> None:
+        ddb = boto3.client("dynamodb")
+        for generation in range(1, 61):
+            if stop.is_set() or time.monotonic() > deadline:
+                break
+            commit(ddb, generation)
+        stop.set()
+
+    def read() -> None:
+        ddb = boto3.client("dynamodb")
+        while not stop.is_set():
+            found = ddb.query(TableName=table, KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                              ExpressionAttributeValues={":pk": {"S": "TORN"}})["Items"]
+            got = ddb.batch_get_item(RequestItems={table: {"ConsistentRead": True, "Keys": [
+                {"pk": {"S": "TORN"}, "sk": {"S": f"{i:02}"}} for i in range(items)]}})["Responses"][table]
+            for seen in (found, got):
+                generations = {item["generation"]["N"] for item in seen}
+                if len(seen) != items or len(generations) != 1:
+                    torn.append(sorted(generations))
+            reads[0] += 1
+
+    commit(boto3.client("dynamodb"), 0)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, as a busy local run does
+    try:
+        threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+    finally:
+        sys.setswitchinterval(switch)
+        stop.set()
+    assert reads[0] > 10, "the readers never ran alongside the writer"
+    assert torn == [], f"{len(torn)} of {reads[0]} reads saw a transaction half applied, e.g. {torn[:3]}"
