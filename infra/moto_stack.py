@@ -10,7 +10,8 @@ Local secret defaults (override any of them with the environment variable of tha
 pass ``secrets=``): ``OMO_SOURCE_SECRET_POS=local-pos-secret``,
 ``OMO_SOURCE_SECRET_EC=local-ec-secret``, ``OMO_SOURCE_SECRET_SHOPIFY=local-shopify-secret``,
 ``LINE_CHANNEL_SECRET=local-line-channel-secret``,
-``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``.
+``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``,
+``OMO_OTP_KEY=local-otp-key``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ LOCAL_SECRETS = {
     "LINE_CHANNEL_SECRET": "local-line-channel-secret",
     "LINE_CHANNEL_ACCESS_TOKEN": "local-line-access-token",
     "OMO_ADMIN_TOKEN": "local-admin-token",
+    "OMO_OTP_KEY": "local-otp-key",
 }
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:3000"
 
@@ -100,10 +102,10 @@ def configure_environment(names: Names, aws_endpoint: str | None = None, gateway
     in-process; ``secrets`` win over :data:`LOCAL_SECRETS` and the environment's own values.
     """
     env = {
+        **names.environment(),  # first: the local endpoints below win over the template's AWS ones
         **_connect(aws_endpoint),
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_METRICS_DISABLED": "true",
         "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line",
-        **names.environment(),
     }
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
     for key, default in LOCAL_SECRETS.items():

@@ -17,6 +17,7 @@ LOCAL_SECRETS = {
     "LINE_CHANNEL_SECRET": "test-line-secret",
     "LINE_CHANNEL_ACCESS_TOKEN": "test-line-token",
     "OMO_ADMIN_TOKEN": "test-admin-token",
+    "OMO_OTP_KEY": "test-otp-key",
 }
 
 
