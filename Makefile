@@ -1,6 +1,7 @@
 # The commands a newcomer needs. Everything installs itself on first use.
 PYTHON ?= python3
 PORT ?= 3000
+DATA_DIR ?=
 VENV := .venv
 TOOLS := .venv-tools
 STAMPS := .make
@@ -27,7 +28,7 @@ $(STAMPS)/tools:
 	@touch $@
 
 local: $(STAMPS)/venv
-	$(VENV)/bin/omo2c local --port $(PORT) --journey
+	$(VENV)/bin/omo2c local --port $(PORT) --journey $(if $(DATA_DIR),--data-dir $(DATA_DIR))
 
 lint: install
 	$(VENV)/bin/ruff check .

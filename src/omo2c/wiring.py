@@ -138,11 +138,12 @@ class Services:
         return CommissionService(LedgerStore(settings), CreditLookups(self.staff_directory, self.members),
                                  Rates.from_config(settings.commission_rates),
                                  AttributionPolicy(settings.referral_valid_days, self.binding_policy),
-                                 settings.holding_days, self.clock)
+                                 settings.holding_days, self.clock, interactions=self.members)
 
     @cached_property
     def line_conversation(self) -> LineConversation:
         from omo2c.identity.storage import PhoneProofs
+        from omo2c.identity.verification import OtpPolicy
         from omo2c.line.conversation import LineConversation
         from omo2c.line.storage import LineReads
 
@@ -152,7 +153,10 @@ class Services:
             proofs=PhoneProofs(settings), directory=self.staff_directory, messenger=self.messenger, sms=self.sms,
             publish=self.publish, brand=settings.brand_name, blocklist=self.resolution_policy().blocklist,
             opt_out_keywords=settings.opt_out_keywords, opt_in_keywords=settings.opt_in_keywords,
-            binding_policy=self.binding_policy, clock=self.clock)
+            otp_key=self.secrets.get("otp-key"),
+            binding_policy=self.binding_policy,
+            otp_policy=OtpPolicy(regions=settings.otp_regions, hourly_budget=settings.otp_hourly_budget),
+            clock=self.clock)
 
     @cached_property
     def staff_admin(self) -> StaffAdmin:

@@ -49,6 +49,7 @@ class Settings(BaseModel):
     time_zone: str = "Asia/Taipei"
     max_body_bytes: int = 256 * 1024
     signature_window_seconds: int = 300
+    line_id_trusted_sources: tuple[str, ...] = ()
     blocked_identifiers: tuple[str, ...] = DEFAULT_BLOCKED_IDENTIFIERS
     identifier_member_limit: int = 3
     napl_window_days: int = 90
@@ -60,6 +61,8 @@ class Settings(BaseModel):
     binding_policy_version: str = "2026-11"
     opt_out_keywords: tuple[str, ...] = ("取消訂閱", "STOP", "UNSUBSCRIBE")
     opt_in_keywords: tuple[str, ...] = ("訂閱", "START", "SUBSCRIBE")
+    otp_regions: tuple[str, ...] = ("TW",)
+    otp_hourly_budget: int = 500
     quiet_hours: tuple[tuple[str, str], ...] = (("21:00", "09:00"), ("12:30", "13:30"))
     frequency_cap_max: int = 2
     frequency_cap_days: int = 7
@@ -84,7 +87,7 @@ class Settings(BaseModel):
     def _parse_rates(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
 
-    @field_validator("opt_out_keywords", "opt_in_keywords", mode="before")
+    @field_validator("opt_out_keywords", "opt_in_keywords", "otp_regions", mode="before")
     @classmethod
     def _parse_keywords(cls, value: object) -> object:
         if isinstance(value, str):
@@ -97,6 +100,16 @@ class Settings(BaseModel):
         if isinstance(value, str):
             extra = tuple(v.strip() for v in value.split(",") if v.strip())
             return DEFAULT_BLOCKED_IDENTIFIERS + extra
+        return value
+
+    @field_validator("line_id_trusted_sources", mode="before")
+    @classmethod
+    def _parse_source_names(cls, value: object) -> object:
+        """Source names as the webhook path has them: `crm, POS` → ("crm", "pos")."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, (list, tuple)):
+            return tuple(str(v).strip().lower() for v in value if str(v).strip())
         return value
 
     @classmethod
