@@ -1,4 +1,4 @@
-"""The sample journey of DESIGN.md, played over HTTP against a running local stack.
+"""The sample journey of docs/design.md, played over HTTP against a running local stack.
 
 Each step uses the public contracts only (signed webhooks, the admin API), so it shows a
 newcomer what the product does and proves the local run end to end. It grows with every

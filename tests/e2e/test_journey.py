@@ -1,4 +1,4 @@
-"""The sample journey of DESIGN.md, end to end over HTTP through the local run."""
+"""The sample journey of docs/design.md, end to end over HTTP through the local run."""
 
 from __future__ import annotations
 
