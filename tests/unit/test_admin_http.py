@@ -87,6 +87,23 @@ def test_a_body_that_is_not_a_json_object_is_a_400(body, message):
     assert admin.calls == []
 
 
+@pytest.mark.parametrize("body", ['{"merge_id": ' + "9" * 5000 + "}",
+                                  '{"merge_id": ' + "[" * 50_000 + "]" * 50_000 + "}"])
+def test_numbers_too_long_and_nesting_too_deep_are_a_400_not_a_500(body):
+    admin = FakeMembersAdmin()
+    status, answer = unmerge(admin, body)
+    assert status == 400 and answer["error"] == "malformed_body"
+    assert admin.calls == []
+
+
+def test_an_infinite_number_in_a_campaign_segment_is_a_422():
+    campaign = {"name": "x", "segment": {"net_spent": {"min": "Infinity"}}, "message": "hi", "channels": ["line"],
+                "schedule": "rate(1 day)"}
+    for body in (json.dumps(campaign), json.dumps(campaign).replace('"Infinity"', "1e999999999")):
+        status, answer = call("CampaignsApiFunction", SimpleNamespace(), "POST", "/campaigns", "/campaigns", body)
+        assert status == 422 and answer["details"][0]["field"].startswith("segment.net_spent.min"), answer
+
+
 def test_schema_violations_are_a_422_naming_each_field_without_its_value():
     admin = FakeMembersAdmin()
     status, answer = unmerge(admin, '{"merge_id": 12345, "secret": "0933128765"}')

@@ -35,8 +35,8 @@ class _Strict(BaseModel):
 
 
 class Range(_Strict):
-    min: float | None = None
-    max: float | None = None
+    min: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    max: Annotated[float, Field(allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:

@@ -89,9 +89,10 @@ def _validating_resolver() -> APIGatewayHttpResolver:
                 if not (app.current_event.decoded_body or "").strip():
                     return None
                 return self._parse_json_data(app)
-            except (UnicodeDecodeError, RecursionError) as exc:
+            except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+                # ValueError: an integer longer than Python converts; RecursionError: nesting too deep.
                 raise RequestValidationError([{"type": "json_invalid", "loc": ("body",),
-                                               "msg": "body is not UTF-8 JSON"}]) from exc
+                                               "msg": "body is not JSON we can read"}]) from exc
 
     app = APIGatewayHttpResolver(enable_validation=True, serializer=_dumps,
                                  response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR)
