@@ -112,6 +112,11 @@ def _credit_for(staff: Staff | None, fallback_store: str | None, rule: str, reas
     return None
 
 
+def may_keep_a_binding_alive(order: OrderFacts, credit: Credit) -> bool:
+    """Whether the order can be an interaction with any binding, asked before the member is read."""
+    return credit.rule == "active_binding" or (order.channel == "pos" and bool(order.staff_id))
+
+
 def keeps_binding_alive(order: OrderFacts, credit: Credit, binding: Binding | None) -> bool:
     """An order credited through the binding, or a POS sale by the bound staff member, is an interaction.
 

@@ -15,6 +15,7 @@ from omo2c.attribution.rules import (
     OrderFacts,
     decide_credit,
     keeps_binding_alive,
+    may_keep_a_binding_alive,
 )
 from omo2c.core.errors import Conflict, InvalidEvent, NotFound
 from omo2c.events import OrderRecorded
@@ -80,7 +81,7 @@ class CommissionService:
     def _keep_binding_alive(self, order: OrderFacts, credit: Credit) -> None:
         """The binding's last interaction moves forward to the order's time, never back, so any delivery
         order ends the same; a concurrent member write makes it read again."""
-        if self.interactions is None or not order.member_id:
+        if self.interactions is None or not order.member_id or not may_keep_a_binding_alive(order, credit):
             return
         for _ in range(MAX_ATTEMPTS):
             member = self.interactions.get_member(order.member_id)
