@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -42,30 +43,49 @@ class LocalStack:
         return result
 
 
+class Run:
+    """One `omo2c local` process started in ``workdir`` on free ports, with the environment of a fresh
+    shell; ``stop`` sends SIGTERM as Ctrl-C would and checks that it exits cleanly."""
+
+    def __init__(self, workdir: Path, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMO_", "LINE_", "POWERTOOLS_"))}
+        env["PYTHONPATH"] = str(ROOT)
+        port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "infra.cli", "local", "--port", str(port), "--aws-port", str(free_port()), *args],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.stack = LocalStack(f"http://127.0.0.1:{port}", "local-admin-token")
+        self.ready_line = ""
+        ready = threading.Event()
+
+        def pump() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.stack.output.append(line)
+                if "local run ready at" in line:
+                    self.ready_line = line
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        if not ready.wait(60):
+            self.process.kill()
+            pytest.fail("omo2c local did not become ready:\n" + "".join(self.stack.output[-40:]))
+
+    def stop(self, timeout: float = 40) -> str:
+        self.process.send_signal(signal.SIGTERM)
+        assert self.process.wait(timeout=timeout) == 0, "".join(self.stack.output[-40:])
+        return "".join(self.stack.output)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("local-run")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMO_", "LINE_", "POWERTOOLS_"))}
-    env["PYTHONPATH"] = str(ROOT)
-    process = subprocess.Popen([sys.executable, "-m", "infra.cli", "local", "--port", str(port)], cwd=workdir,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    stack = LocalStack(f"http://127.0.0.1:{port}", "local-admin-token")
-    ready = threading.Event()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            stack.output.append(line)
-            if "local run ready at" in line:
-                ready.set()
-
-    threading.Thread(target=pump, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("omo2c local did not become ready:\n" + "".join(stack.output[-40:]))
-    yield stack
-    process.terminate()
-    assert process.wait(timeout=20) == 0, "".join(stack.output[-40:])
-    leaked = [line for line in stack.output if leaks(line)]
+    run = Run(tmp_path_factory.mktemp("local-run"))
+    yield run.stack
+    run.stop(timeout=20)
+    leaked = [line for line in run.stack.output if leaks(line)]
     assert not leaked, f"the local run logged raw phone numbers or emails: {leaked[:5]}"

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,9 +11,8 @@ import boto3
 import pytest
 import requests
 
-from infra.local import free_port
 from infra.template import REGION, Names, load
-from tests.e2e.conftest import ROOT, LocalStack
+from tests.e2e.conftest import LocalStack, Run
 from tests.support.events import line_body, line_event, line_signature, pos_order, sample, signed_headers
 
 pytestmark = pytest.mark.e2e
@@ -26,48 +20,16 @@ USER = "U" + "d" * 32
 LATE = [(f"E2E-LATE-{i}", f"0977-5{i:02}-000") for i in range(40)]
 
 
-class Run:
-    """One `omo2c local --data-dir` process, started in ``workdir``; stopped with SIGTERM as Ctrl-C would."""
+class DataRun(Run):
+    """A local run on ``data_dir``; its scheduler is read straight from its AWS endpoint."""
 
     def __init__(self, workdir: Path, data_dir: Path, *extra: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMO_", "LINE_", "POWERTOOLS_"))}
-        env["PYTHONPATH"] = str(ROOT)
-        port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", "local", "--port", str(port), "--aws-port", str(free_port()),
-             "--data-dir", str(data_dir), *extra],
-            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.stack = LocalStack(f"http://127.0.0.1:{port}", "local-admin-token")
-        self.ready_line = ""
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.process.stdout is not None
-            for line in self.process.stdout:
-                self.stack.output.append(line)
-                if "local run ready at" in line:
-                    self.ready_line = line
-                    ready.set()
-
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(60):
-            self.process.kill()
-            pytest.fail("omo2c local did not become ready:\n" + "".join(self.stack.output[-40:]))
+        super().__init__(workdir, "--data-dir", str(data_dir), *extra)
 
     def scheduler(self):
         endpoint = re.search(r"AWS endpoints: (http://[\d.:]+)", self.ready_line).group(1)
         return boto3.client("scheduler", endpoint_url=endpoint, region_name=REGION,
                             aws_access_key_id="local", aws_secret_access_key="local")
-
-    def stop(self) -> str:
-        self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(timeout=40) == 0, "".join(self.stack.output[-40:])
-        return "".join(self.stack.output)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 def _follow(stack: LocalStack, event_id: str):
@@ -120,7 +82,7 @@ def test_members_staff_stores_campaigns_ledger_idempotency_and_schedules_survive
     workdir.mkdir()
     group = Names(load()).ref(next(iter(load().schedule_groups)))
     fields = ("ScheduleExpression", "ScheduleExpressionTimezone", "Target", "State")
-    first = Run(workdir, data_dir)
+    first = DataRun(workdir, data_dir)
     try:
         stack = first.stack
         assert requests.put(f"{stack.url}/stores/ST71", json={"name": "復興店", "phone": "(02) 2700-0000"},
@@ -141,7 +103,7 @@ def test_members_staff_stores_campaigns_ledger_idempotency_and_schedules_survive
     finally:
         first.kill()
 
-    second = Run(workdir, data_dir)
+    second = DataRun(workdir, data_dir)
     try:
         stack = second.stack
         assert re.search(r"data in .*: [1-9]\d* items and 1 schedules restored", second.ready_line), second.ready_line
@@ -161,7 +123,7 @@ def test_members_staff_stores_campaigns_ledger_idempotency_and_schedules_survive
     finally:
         second.kill()  # a crash: no graceful stop, only the periodic save
 
-    third = Run(workdir, data_dir, "--journey")
+    third = DataRun(workdir, data_dir, "--journey")
     try:
         assert _put_staff(third.stack, "S702", "林店員") == 200, "the write before the crash was kept"
         assert "Journey skipped" in third.stop()  # its campaign already reached the same customers
