@@ -89,7 +89,7 @@ def sign(event: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     from infra.template import Names, load
     from omo2c.core.secrets import env_name
     from omo2c.core.settings import Settings
-    from omo2c.sources.signatures import omo_signature, shopify_signature
+    from omo2c.sources.signatures import body_signature, omo_signature
 
     def secret(name: str) -> str:
         value = os.environ.get(env_name(name)) or LOCAL_SECRETS.get(env_name(name))
@@ -102,7 +102,7 @@ def sign(event: dict[str, Any], now: float | None = None) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     route = event.get("routeKey")
     if route == "POST /line/webhook":  # LINE signs like Shopify: base64 HMAC-SHA256 of the body
-        headers["x-line-signature"] = shopify_signature(secret("line-channel-secret"), body)
+        headers["x-line-signature"] = body_signature(secret("line-channel-secret"), body)
     elif route == "POST /webhooks/{source}":
         source = (event.get("pathParameters") or {}).get("source", "")
         configured = os.environ.get("OMO_WEBHOOK_SOURCES") or Names(load()).parameters["WebhookSources"]
@@ -110,7 +110,7 @@ def sign(event: dict[str, Any], now: float | None = None) -> dict[str, Any]:
         if kind is None:
             raise ValueError(f"source {source!r} is not configured (WebhookSources: {configured})")
         if kind == "shopify":
-            headers["x-shopify-hmac-sha256"] = shopify_signature(secret(f"source-secret/{source}"), body)
+            headers["x-shopify-hmac-sha256"] = body_signature(secret(f"source-secret/{source}"), body)
         else:
             timestamp = str(int(time.time() if now is None else now))
             headers["x-omo-timestamp"] = timestamp

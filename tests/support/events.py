@@ -36,10 +36,10 @@ def signed_headers(body: bytes, secret: str, timestamp: int | None = None) -> di
 
 
 def shopify_headers(body: bytes, topic: str, webhook_id: str, secret: str) -> dict[str, str]:
-    from omo2c.sources.signatures import shopify_signature
+    from omo2c.sources.signatures import body_signature
 
     return {"Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Webhook-Id": webhook_id,
-            "X-Shopify-Hmac-Sha256": shopify_signature(secret, body), "X-Shopify-Shop-Domain": "jsmith.myshopify.com",
+            "X-Shopify-Hmac-Sha256": body_signature(secret, body), "X-Shopify-Shop-Domain": "jsmith.myshopify.com",
             "X-Shopify-Triggered-At": "2026-11-22T06:05:00.000000Z", "X-Shopify-API-Version": "2025-10"}
 
 
@@ -74,8 +74,6 @@ def line_body(*events: dict[str, Any]) -> bytes:
 
 
 def line_signature(body: bytes, secret: str) -> str:
-    import base64
-    import hashlib
-    import hmac
+    from omo2c.sources.signatures import body_signature
 
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return body_signature(secret, body)

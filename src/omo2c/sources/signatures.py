@@ -25,11 +25,13 @@ def verify_omo(secret: str, timestamp: str | None, signature: str | None, body: 
     return hmac.compare_digest(omo_signature(secret, timestamp, body).encode(), signature.strip().encode())
 
 
-def shopify_signature(secret: str, body: bytes) -> str:
+def body_signature(secret: str, body: bytes) -> str:
+    """Base64 HMAC-SHA256 of the raw body: Shopify's ``X-Shopify-Hmac-Sha256`` and LINE's ``X-Line-Signature``."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
 
 
 def verify_shopify(secret: str, signature: str | None, body: bytes) -> bool:
     if not signature:
         return False
-    return hmac.compare_digest(shopify_signature(secret, body).encode(), signature.strip().encode())
+    return hmac.compare_digest(body_signature(secret, body).encode(), signature.strip().encode())
