@@ -26,7 +26,8 @@ class InvalidIdentifier(ValueError):
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_LINE_USER = re.compile(r"^U[0-9a-f]{32}$")
+LINE_USER_ID = r"^U[0-9a-f]{32}$"
+_LINE_USER = re.compile(LINE_USER_ID)
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$")
 
 

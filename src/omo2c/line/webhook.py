@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from omo2c.core.errors import MalformedBody, validation_details
 from omo2c.core.jsonbody import json_object
+from omo2c.identity.identifiers import LINE_USER_ID
 
 MAX_EVENTS = 100
-LINE_USER = r"^U[0-9a-f]{32}$"
 
 
 class _Part(BaseModel):
@@ -24,7 +24,7 @@ class _Part(BaseModel):
 
 class Source(_Part):
     type: str = "user"
-    userId: str | None = Field(default=None, pattern=LINE_USER)
+    userId: str | None = Field(default=None, pattern=LINE_USER_ID)
 
 
 class Message(_Part):
