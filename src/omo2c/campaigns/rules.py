@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 from omo2c.binding.model import BindingPolicy, active
 from omo2c.campaigns.model import TEMPLATE_TOKEN, Segment
+from omo2c.channels.line import LINE_TEXT_LIMIT
 from omo2c.channels.sms import segments
 from omo2c.members.model import NO_ORDER_DAY, Member, home_store
 
-LINE_TEXT_LIMIT = 5000  # LINE Messaging API: a text message holds at most 5,000 characters
 SMS_SEGMENT_LIMIT = 10  # our cap: 10 UCS-2 parts, 670 characters with 【Brand】; bounds cost and carrier reassembly
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+LINE_TEXT_LIMIT = 5000  # a text message holds at most 5,000 characters
+LINE_MESSAGES_PER_CALL = 5
+
 
 class LineUnavailable(RuntimeError):
     """LINE answered 429 or 5xx: the caller retries later (through its queue)."""
@@ -46,7 +49,7 @@ class MessagingApiMessenger:
     def _messages(texts: list[str]) -> list[Any]:
         from linebot.v3.messaging import TextMessage
 
-        return [TextMessage(text=t[:5000]) for t in texts[:5]]
+        return [TextMessage(text=t[:LINE_TEXT_LIMIT]) for t in texts[:LINE_MESSAGES_PER_CALL]]
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from linebot.v3.messaging.exceptions import ApiException

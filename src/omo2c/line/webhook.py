@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from omo2c.channels.line import LINE_TEXT_LIMIT
 from omo2c.core.errors import MalformedBody, validation_details
 from omo2c.core.jsonbody import json_object
 from omo2c.identity.identifiers import LINE_USER_ID
@@ -29,7 +30,7 @@ class Source(_Part):
 
 class Message(_Part):
     type: str
-    text: str | None = Field(default=None, max_length=5000)
+    text: str | None = Field(default=None, max_length=LINE_TEXT_LIMIT)
 
 
 class Postback(_Part):
