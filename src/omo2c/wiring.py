@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from omo2c.members.storage import DynamoMemberStore
     from omo2c.sources.queue import IngestQueue
     from omo2c.staff.admin import StaffAdmin
-    from omo2c.staff.storage import StaffDirectory
+    from omo2c.staff.storage import StaffDirectory, StaffKpis
+    from omo2c.links.service import ShareLinks
+    from omo2c.conversations.service import Conversations
 
 
 class Services:
@@ -90,9 +92,33 @@ class Services:
 
     @cached_property
     def staff_directory(self) -> StaffDirectory:
-        from omo2c.staff.storage import StaffDirectory
+        from omo2c.staff.storage import StaffDirectory, StaffKpis
+    from omo2c.links.service import ShareLinks
+    from omo2c.conversations.service import Conversations
 
         return StaffDirectory(self.settings)
+
+    @cached_property
+    def staff_kpis(self) -> StaffKpis:
+        from omo2c.staff.storage import StaffKpis
+
+        return StaffKpis(self.settings)
+
+    @cached_property
+    def share_links(self) -> ShareLinks:
+        from omo2c.links.service import ShareLinks
+        from omo2c.links.storage import ShareLinkStore
+
+        return ShareLinks(ShareLinkStore(self.settings), self.clock)
+
+    @cached_property
+    def conversations(self) -> Conversations:
+        from omo2c.conversations.service import Conversations
+        from omo2c.conversations.storage import ConversationStore
+
+        settings = self.settings
+        return Conversations(ConversationStore(settings), settings.conversation_retention_days,
+                             settings.staff_notify_minutes, self.clock)
 
     # ------------------------------------------------------------------ policies
     def resolution_policy(self) -> Policy:

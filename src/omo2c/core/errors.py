@@ -27,6 +27,12 @@ class Unauthenticated(OmoError):
     status, code = 401, "unauthenticated"
 
 
+class Forbidden(OmoError):
+    """Signed in, but not allowed this: the answer reveals nothing about what is there."""
+
+    status, code = 403, "forbidden"
+
+
 class PayloadTooLarge(OmoError):
     status, code = 413, "payload_too_large"
 

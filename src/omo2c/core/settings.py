@@ -68,6 +68,14 @@ class Settings(BaseModel):
     frequency_cap_days: int = 7
     sms_price_per_segment: str = "0.0645"
     welcome_coupon: str = "WELCOME100"
+    line_login_channel_id: str = "1234567890"
+    line_login_jwks_url: str = "https://api.line.me/oauth2/v2.1/certs"
+    line_login_issuer: str = "https://access.line.me"
+    liff_id: str = ""
+    public_base_url: str = ""
+    conversation_retention_days: int = 365
+    staff_notify_minutes: int = 10
+    link_code_hours: int = 24
 
     @field_validator("webhook_sources", mode="before")
     @classmethod

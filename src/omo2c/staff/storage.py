@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -52,7 +52,65 @@ class StoreItem(MembersTableItem):
     phone = UnicodeAttribute(null=True)
 
 
-STAFF_MODELS = (StaffItem, StaffCodeItem, StoreItem)
+class StaffKpiItem(MembersTableItem):
+    """pk=STAFFKPI#<staff_id>, sk=MONTH#<YYYY-MM>: the counters of a staff member's month (UTC, like the ledger).
+
+    Each counter is added to in the same transaction as the fact it counts (a reply, a click), so a
+    retried request that writes nothing new counts nothing new.
+    """
+
+    staff_id = UnicodeAttribute(null=True)
+    month = UnicodeAttribute(null=True)
+    messages_answered = NumberAttribute(default=0)
+    clicks = NumberAttribute(default=0)
+    bot_clicks = NumberAttribute(default=0)
+    repeat_clicks = NumberAttribute(default=0)
+    reply_seconds = ListAttribute(of=NumberAttribute, default=list)
+
+
+KPI_COUNTERS = ("messages_answered", "clicks", "bot_clicks", "repeat_clicks")
+
+
+def kpi_month(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m")
+
+
+def kpi_update(staff_id: str, at: datetime, counts: dict[str, int],
+               reply_seconds: int | None = None) -> tuple[StaffKpiItem, list[Any]]:
+    """The item and update actions that add to a month's counters: for ``TransactWrite.update``."""
+    unknown = set(counts) - set(KPI_COUNTERS)
+    if unknown:
+        raise ValueError(f"unknown staff counters: {sorted(unknown)}")
+    month = kpi_month(at)
+    item = StaffKpiItem(f"STAFFKPI#{staff_id}", f"MONTH#{month}")
+    actions: list[Any] = [StaffKpiItem.staff_id.set(staff_id), StaffKpiItem.month.set(month)]
+    actions += [getattr(StaffKpiItem, name).add(value) for name, value in counts.items() if value]
+    if reply_seconds is not None:
+        actions.append(StaffKpiItem.reply_seconds.set(
+            (StaffKpiItem.reply_seconds | []).append([max(0, int(reply_seconds))])))
+    return item, actions
+
+
+class StaffKpis:
+    """A staff member's month of counters: added to with :func:`kpi_update`, read with one GetItem."""
+
+    def __init__(self, settings: Settings) -> None:
+        configure(settings, (StaffKpiItem,))
+
+    def add(self, staff_id: str, at: datetime, counts: dict[str, int], reply_seconds: int | None = None) -> None:
+        item, actions = kpi_update(staff_id, at, counts, reply_seconds)
+        item.update(actions=actions)
+
+    def month(self, staff_id: str, month: str) -> dict[str, Any]:
+        try:
+            item = StaffKpiItem.get(f"STAFFKPI#{staff_id}", f"MONTH#{month}")
+        except StaffKpiItem.DoesNotExist:
+            return {**dict.fromkeys(KPI_COUNTERS, 0), "reply_seconds": []}
+        return {**{name: int(getattr(item, name) or 0) for name in KPI_COUNTERS},
+                "reply_seconds": [int(v) for v in (item.reply_seconds or [])]}
+
+
+STAFF_MODELS = (StaffItem, StaffCodeItem, StoreItem, StaffKpiItem)
 
 
 def staff_key(staff_id: str) -> tuple[str, str]:
