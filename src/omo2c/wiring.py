@@ -23,16 +23,16 @@ if TYPE_CHECKING:
     from omo2c.campaigns.service import CampaignService
     from omo2c.channels.line import LineMessenger
     from omo2c.channels.sms import SmsSender
+    from omo2c.conversations.service import Conversations
     from omo2c.core.bus import EventPublisher
     from omo2c.line.conversation import LineConversation
+    from omo2c.links.service import ShareLinks
     from omo2c.members.admin import MembersAdmin
     from omo2c.members.resolution import Policy, Resolver
     from omo2c.members.storage import DynamoMemberStore
     from omo2c.sources.queue import IngestQueue
     from omo2c.staff.admin import StaffAdmin
     from omo2c.staff.storage import StaffDirectory, StaffKpis
-    from omo2c.links.service import ShareLinks
-    from omo2c.conversations.service import Conversations
 
 
 class Services:
@@ -92,9 +92,7 @@ class Services:
 
     @cached_property
     def staff_directory(self) -> StaffDirectory:
-        from omo2c.staff.storage import StaffDirectory, StaffKpis
-    from omo2c.links.service import ShareLinks
-    from omo2c.conversations.service import Conversations
+        from omo2c.staff.storage import StaffDirectory
 
         return StaffDirectory(self.settings)
 
