@@ -188,6 +188,9 @@ class LineStandIn:
         self._retry_keys: set[str] = set()
         self._faults: list[int] = []
         self._lock = threading.Lock()
+        from infra.line_login import LocalLineLogin
+
+        self.login = LocalLineLogin()
 
     def clear(self) -> None:
         with self._lock:
@@ -196,6 +199,8 @@ class LineStandIn:
             self._faults.clear()
 
     def handle(self, request: Any, path: str) -> Any:
+        if (login := self.login.answer(request, path)) is not None:
+            return _json(*login)
         if path == "_faults" and request.method == "POST":
             spec = request.get_json(silent=True) or {}
             with self._lock:

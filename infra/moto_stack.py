@@ -106,6 +106,7 @@ def configure_environment(names: Names, aws_endpoint: str | None = None, gateway
         **_connect(aws_endpoint),
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false", "POWERTOOLS_METRICS_DISABLED": "true",
         "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line",
+        "OMO_LINE_LOGIN_JWKS_URL": f"{gateway_url}/_local/line/oauth2/v2.1/certs",
     }
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
     for key, default in LOCAL_SECRETS.items():

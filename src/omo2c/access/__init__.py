@@ -1,0 +1,1 @@
+"""Who is calling: the admin token, API keys and LINE Login ID tokens, and what each may see."""
