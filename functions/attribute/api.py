@@ -9,6 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.access.http import resolve
+from omo2c.access.model import Role
 from omo2c.attribution.api_models import Month, OrderAttribution, StaffStatement, StoreStatement
 from omo2c.attribution.ledger import statement_csv
 from omo2c.core.http import create_app, respond
@@ -17,6 +19,8 @@ from omo2c.sources.canonical import Id
 
 app = create_app(validation=True)
 
+OPEN_TO = {"GET /staff/{staff_id}/statement": (Role.MANAGER, Role.STAFF),
+           "GET /stores/{store_id}/statement": (Role.MANAGER,)}
 MonthQuery = Annotated[Month, Query(description="The statement month, YYYY-MM.")]
 
 
@@ -43,12 +47,12 @@ def _respond(document: dict) -> Response:
 
 @app.get("/staff/<staff_id>/statement", **_statement(StaffStatement, "staff member"))
 def staff_statement(staff_id: Annotated[Id, Path(description="The staff member's id.")], month: MonthQuery):
-    return _respond(_commissions().staff_statement(staff_id, month))
+    return _respond(_commissions().staff_statement(staff_id, month, app.context["principal"]))
 
 
 @app.get("/stores/<store_id>/statement", **_statement(StoreStatement, "store"))
 def store_statement(store_id: Annotated[Id, Path(description="The store's id.")], month: MonthQuery):
-    return _respond(_commissions().store_statement(store_id, month))
+    return _respond(_commissions().store_statement(store_id, month, app.context["principal"]))
 
 
 @app.get("/orders/<source>/<order_id>/attribution", summary="Why an order was credited as it was",
@@ -62,4 +66,4 @@ def order_attribution(source: Annotated[Id, Path(description="The integration th
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     app.append_context(services=services or wiring.production())
-    return app.resolve(event, context)
+    return resolve(app, event, context, OPEN_TO)

@@ -12,14 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omo2c import wiring
 from omo2c.channels.line import signature_valid
 from omo2c.core.errors import PayloadTooLarge, Unauthenticated
-from omo2c.core.http import create_app, json_response
+from omo2c.core.http import create_app, json_response, public_base
 from omo2c.core.observability import logger, metrics
 from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
 from omo2c.line.webhook import parse_delivery
 
 app = create_app()
-prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage")
+prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage",
+      "omo2c.conversations.storage")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
 _handlers: dict[str, object] = {}
 
@@ -31,12 +32,13 @@ def handle_once(services: wiring.Services):
         store = DynamoDBPersistenceLayer(table_name=table)
 
         @idempotent_function(data_keyword_argument="event", persistence_store=store, config=IDEMPOTENCY)
-        def handle(event: dict, conversation) -> str:
-            return conversation.handle(event)
+        def handle(event: dict, conversation, base: str) -> str:
+            return conversation.handle(event, base)
 
         _handlers[table] = handle
     handle = _handlers[table]
-    return lambda event: handle(event=event, conversation=services.line_conversation)
+    base = public_base(app.current_event.raw_event, services.settings.public_base_url)
+    return lambda event: handle(event=event, conversation=services.line_conversation, base=base)
 
 
 @app.post("/line/webhook")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.access.http import resolve
 from omo2c.core.http import CONFLICT, create_app
 from omo2c.core.observability import logger, metrics
 from omo2c.members.api_models import MemberId, MemberView, UnmergeIn, UnmergeResult
@@ -53,4 +54,4 @@ def unmerge_member(member_id: MemberPath, body: Annotated[UnmergeIn, Body()] = L
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     app.append_context(services=services or wiring.production())
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.access.http import resolve
 from omo2c.campaigns.api_models import (
     Campaign,
     CampaignId,
@@ -72,4 +73,4 @@ def report(campaign_id: CampaignPath) -> CampaignReport:
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext, services: wiring.Services | None = None) -> dict:
     app.append_context(services=services or wiring.production())
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -18,6 +18,8 @@ from omo2c.core.settings import Settings
 from omo2c.events import BusEvent
 
 if TYPE_CHECKING:
+    from omo2c.access.id_token import IdTokenVerifier
+    from omo2c.access.service import ApiKeysAdmin, Authenticator
     from omo2c.attribution.service import CommissionService
     from omo2c.binding.model import BindingPolicy
     from omo2c.campaigns.service import CampaignService
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from omo2c.sources.queue import IngestQueue
     from omo2c.staff.admin import StaffAdmin
     from omo2c.staff.storage import StaffDirectory, StaffKpis
+    from omo2c.workspace.service import StaffWorkspace
 
 
 class Services:
@@ -118,6 +121,29 @@ class Services:
         return Conversations(ConversationStore(settings), settings.conversation_retention_days,
                              settings.staff_notify_minutes, self.clock)
 
+    # ------------------------------------------------------------------ access
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        from omo2c.access.service import Authenticator
+        from omo2c.access.storage import ApiKeyStore
+
+        return Authenticator(lambda: self.secrets.get("admin-token"), ApiKeyStore(self.settings),
+                             lambda: self.id_tokens, lambda user_id: self.staff_directory.staff_by_line(user_id))
+
+    @cached_property
+    def id_tokens(self) -> IdTokenVerifier:
+        from omo2c.access.id_token import IdTokenVerifier
+
+        settings = self.settings
+        return IdTokenVerifier(settings.line_login_jwks_url, settings.line_login_channel_id, settings.line_login_issuer)
+
+    @cached_property
+    def api_keys(self) -> ApiKeysAdmin:
+        from omo2c.access.service import ApiKeysAdmin
+        from omo2c.access.storage import ApiKeyStore
+
+        return ApiKeysAdmin(ApiKeyStore(self.settings), self.staff_directory, self.clock)
+
     # ------------------------------------------------------------------ policies
     def resolution_policy(self) -> Policy:
         """Read at every event: a store's phone joins the block list within a minute of being registered."""
@@ -159,7 +185,8 @@ class Services:
         from omo2c.attribution.storage import LedgerStore
 
         settings = self.settings
-        return CommissionService(LedgerStore(settings), CreditLookups(self.staff_directory, self.members),
+        return CommissionService(LedgerStore(settings),
+                                 CreditLookups(self.staff_directory, self.members, links=self.share_links),
                                  Rates.from_config(settings.commission_rates),
                                  AttributionPolicy(settings.referral_valid_days, self.binding_policy),
                                  settings.holding_days, self.clock, interactions=self.members)
@@ -180,14 +207,30 @@ class Services:
             otp_key=self.secrets.get("otp-key"),
             binding_policy=self.binding_policy,
             otp_policy=OtpPolicy(regions=settings.otp_regions, hourly_budget=settings.otp_hourly_budget),
-            clock=self.clock)
+            conversations=self.conversations, console_link=self.console_link, clock=self.clock)
+
+    def console_link(self, member_id: str, base: str) -> str:
+        """Where a staff member opens a customer: the LIFF app inside LINE when there is one, else the page."""
+        if self.settings.liff_id:
+            return f"https://liff.line.me/{self.settings.liff_id}#/customers/{member_id}"
+        return f"{self.settings.public_base_url.rstrip('/') or base}/console#/customers/{member_id}"
 
     @cached_property
     def staff_admin(self) -> StaffAdmin:
         from omo2c.staff.admin import StaffAdmin
 
         return StaffAdmin(self.staff_directory, self.members, self.settings.line_basic_id, self.publish,
-                          self.binding_policy, self.clock)
+                          self.binding_policy, self.clock, self.settings.link_code_hours)
+
+    @cached_property
+    def workspace(self) -> StaffWorkspace:
+        from omo2c.orders.storage import member_orders
+        from omo2c.workspace.service import StaffWorkspace
+
+        settings = self.settings
+        return StaffWorkspace(self.staff_directory, self.members, member_orders, self.conversations, self.share_links,
+                              self.commission_service, self.staff_kpis, self.staff_admin, lambda: self.messenger,
+                              self.binding_policy, settings.napl_window_days, settings.brand_name, self.clock)
 
     @cached_property
     def campaign_service(self) -> CampaignService:

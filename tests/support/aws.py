@@ -20,8 +20,13 @@ def sqs_event(bodies: list[Any], queue_arn: str = "arn:aws:sqs:ap-northeast-1:12
         "awsRegion": "ap-northeast-1"} for i, body in enumerate(bodies)]}
 
 
+ADMIN = {"role": "admin", "staff_id": "", "store_id": "", "key_id": ""}
+
+
 def http_event(method: str, path: str, *, route: str, body: str | bytes = "", headers: dict[str, str] | None = None,
-               query: dict[str, str] | None = None, path_params: dict[str, str] | None = None) -> dict[str, Any]:
+               query: dict[str, str] | None = None, path_params: dict[str, str] | None = None,
+               caller: dict[str, str] | None = ADMIN) -> dict[str, Any]:
+    """An HTTP API event as it reaches a handler; ``caller`` is what the authorizer passed (the admin by default)."""
     text = body.decode() if isinstance(body, bytes) else body
     from urllib.parse import urlencode
 
@@ -33,7 +38,8 @@ def http_event(method: str, path: str, *, route: str, body: str | bytes = "", he
                            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
                                     "sourceIp": "127.0.0.1", "userAgent": "pytest"},
                            "requestId": "req-1", "routeKey": f"{method} {route}", "stage": "$default",
-                           "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0},
+                           "time": "24/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+                           **({"authorizer": {"lambda": caller}} if caller is not None else {})},
         "body": text, "isBase64Encoded": False,
     }
 

@@ -8,6 +8,7 @@ class FakeMessenger:
         self.replies: list[tuple[str, list[str]]] = []
         self.pushes: list[tuple[str, list[str], str]] = []
         self.multicasts: list[tuple[list[str], list[str], str]] = []
+        self.rich_pushes: list[tuple[str, list[dict], str]] = []
         self.failures: list[Exception] = []
 
     def _maybe_fail(self) -> None:
@@ -26,6 +27,13 @@ class FakeMessenger:
     def multicast(self, user_ids, texts, retry_key):
         self._maybe_fail()
         self.multicasts.append((user_ids, texts, retry_key))
+
+    def push_messages(self, user_id, messages, retry_key):
+        self._maybe_fail()
+        if any(retry_key == key for _, _, key in self.rich_pushes):
+            return None
+        self.rich_pushes.append((user_id, messages, retry_key))
+        return f"rich-{len(self.rich_pushes)}"
 
     def last_reply(self) -> str:
         return self.replies[-1][1][0]

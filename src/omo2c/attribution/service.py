@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from omo2c.access.model import ADMIN, NOT_YOURS, Principal, require_staff_member, require_store
 from omo2c.attribution.ledger import Attribution, Entry, Rates, commission, next_entry, now_utc, statement
 from omo2c.attribution.rules import (
     AttributionPolicy,
@@ -17,7 +18,7 @@ from omo2c.attribution.rules import (
     keeps_binding_alive,
     may_keep_a_binding_alive,
 )
-from omo2c.core.errors import Conflict, InvalidEvent, NotFound
+from omo2c.core.errors import Conflict, Forbidden, InvalidEvent, NotFound
 from omo2c.events import OrderRecorded
 from omo2c.members.model import Member
 
@@ -111,13 +112,20 @@ class CommissionService:
             "entries": statement({}, "", entries, now, self.holding_days)["lines"],
         }
 
-    def staff_statement(self, staff_id: str, month: str) -> dict[str, Any]:
+    def staff_statement(self, staff_id: str, month: str, caller: Principal = ADMIN) -> dict[str, Any]:
+        """The admin's, the staff member's own, or their store manager's to see."""
         _check_month(month)
+        if not caller.is_admin and caller.staff_id != staff_id:
+            staff = self.lookups.staff(staff_id)
+            if staff is None:
+                raise Forbidden(NOT_YOURS)
+            require_staff_member(caller, staff_id, staff.store_id)
         return statement({"staff_id": staff_id}, month, self.ledger.staff_entries(staff_id, month), self.clock(),
                          self.holding_days)
 
-    def store_statement(self, store_id: str, month: str) -> dict[str, Any]:
+    def store_statement(self, store_id: str, month: str, caller: Principal = ADMIN) -> dict[str, Any]:
         _check_month(month)
+        require_store(caller, store_id)
         return statement({"store_id": store_id}, month, self.ledger.store_entries(store_id, month), self.clock(),
                          self.holding_days)
 

@@ -27,6 +27,8 @@ class LineMessenger(Protocol):
 
     def multicast(self, user_ids: list[str], texts: list[str], retry_key: str) -> None: ...
 
+    def push_messages(self, user_id: str, messages: list[dict[str, Any]], retry_key: str) -> str | None: ...
+
 
 def signature_valid(body: str, signature: str | None, channel_secret: str) -> bool:
     if not signature:
@@ -74,6 +76,15 @@ class MessagingApiMessenger:
 
         response = self._call(self._api.push_message, PushMessageRequest(to=user_id, messages=self._messages(texts)),
                               x_line_retry_key=retry_key)
+        sent = getattr(response, "sent_messages", None) or []
+        return sent[0].id if sent else None
+
+    def push_messages(self, user_id: str, messages: list[dict[str, Any]], retry_key: str) -> str | None:
+        """Messages as the Messaging API documents them (text or Flex, with ``sender``), checked by the SDK's models."""
+        from linebot.v3.messaging import PushMessageRequest
+
+        request = PushMessageRequest.from_dict({"to": user_id, "messages": messages[:LINE_MESSAGES_PER_CALL]})
+        response = self._call(self._api.push_message, request, x_line_retry_key=retry_key)
         sent = getattr(response, "sent_messages", None) or []
         return sent[0].id if sent else None
 

@@ -54,6 +54,20 @@ def raw_body(app: APIGatewayHttpResolver) -> bytes:
     return (event.body or "").encode()
 
 
+def public_base(event: dict[str, Any], configured: str = "") -> str:
+    """The URL customers and staff reach this API at: the configured one (a custom domain), else the
+    request's own host and stage, as API Gateway (or the local run) received it."""
+    if configured:
+        return configured.rstrip("/")
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    context = event.get("requestContext") or {}
+    host = str(context.get("domainName") or headers.get("host") or "localhost")
+    local = host.split(":")[0] in ("127.0.0.1", "localhost", "0.0.0.0")  # noqa: S104 - a name, not a bind
+    scheme = headers.get("x-forwarded-proto") or ("http" if local else "https")
+    stage = str(context.get("stage") or "$default")
+    return f"{scheme}://{host}" + ("" if stage == "$default" else f"/{stage}")
+
+
 def _field(loc: Sequence[Any]) -> str:
     """``("body", "segment", "napl", 0)`` → ``segment.napl.0``; a whole body or parameter keeps its place."""
     rest = loc[1:] if loc and loc[0] in _LOCATIONS else loc

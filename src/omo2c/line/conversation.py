@@ -1,4 +1,5 @@
-"""What a LINE event means for the member behind it: follow, bind, prove a phone, opt out.
+"""What a LINE event means for the member behind it: follow, bind, prove a phone, opt out, write to staff;
+and, from a staff member's own LINE, linking it to their staff record.
 
 Finding or creating the member, and merging it with a POS/EC member once a phone is proved,
 go through the ingest resolver, so there is one kind of merge. A LINE identity is never
@@ -8,10 +9,11 @@ joined to a phone that was only typed: only a matching one-time code links them.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 from omo2c.binding.model import Binding, BindingPolicy, ScanOutcome, code_in, decide_scan
@@ -24,13 +26,18 @@ from omo2c.events import BusEvent, MemberBound, MemberPhoneVerified, MemberUnbou
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize_phone
 from omo2c.identity.verification import OtpPolicy, PendingCode, code_hash, looks_like_code, matches, new_code
 from omo2c.line.storage import ScanContext
-from omo2c.members.model import LineStatus, Member
+from omo2c.members.model import LineStatus, Member, home_store
 from omo2c.members.resolution import Resolver
 from omo2c.sources.canonical import CanonicalEvent
-from omo2c.staff.model import Staff, follow_departures
+from omo2c.staff.model import Staff, follow_departures, link_code_in
+
+if TYPE_CHECKING:
+    from omo2c.conversations.service import Conversations
 
 log = logging.getLogger("omo2c.line")
 MAX_ATTEMPTS = 5
+CHAT_TYPES = frozenset({"sticker", "image", "location"})
+UNASSIGNED_INBOX = "unassigned"
 
 
 class Members(Protocol):
@@ -66,6 +73,10 @@ class PhoneProofs(Protocol):
 class Directory(Protocol):
     def staff(self, staff_id: str) -> Staff | None: ...
 
+    def link_code_owner(self, code: str, now: int) -> str | None: ...
+
+    def link_line(self, staff: Staff, line_user_id: str, code: str, now: int) -> None: ...
+
     def staff_name(self, staff_id: str | None) -> str | None: ...
 
     def store_name(self, store_id: str | None) -> str | None: ...
@@ -86,12 +97,15 @@ class LineConversation:
     opt_out_keywords: tuple[str, ...]
     opt_in_keywords: tuple[str, ...]
     otp_key: str
+    conversations: Conversations | None = None
+    console_link: Callable[[str, str], str] = lambda member_id, base: f"{base}/console#/customers/{member_id}"
     binding_policy: BindingPolicy = field(default_factory=BindingPolicy)
     otp_policy: OtpPolicy = field(default_factory=OtpPolicy)
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
 
     # ------------------------------------------------------------------ entry point
-    def handle(self, event: dict[str, Any]) -> str:
+    def handle(self, event: dict[str, Any], base: str = "") -> str:
+        """``base`` is where this API is reached, for the console links staff are sent."""
         user_id = (event.get("source") or {}).get("userId")
         kind = event.get("type")
         if not user_id:
@@ -112,8 +126,11 @@ class LineConversation:
             if action in ("optout", "optin"):
                 return self._consent(event, self._member(user_id, event), action == "optout")
             return "ignored: postback"
-        if kind == "message" and (event.get("message") or {}).get("type") == "text":
-            return self._text(event, user_id, str(event["message"].get("text", "")))
+        message_type = (event.get("message") or {}).get("type")
+        if kind == "message" and message_type == "text":
+            return self._text(event, user_id, str(event["message"].get("text", "")), base)
+        if kind == "message" and message_type in CHAT_TYPES:
+            return self._chat(event, self._member(user_id, event), base)
         return f"ignored: {kind}"
 
     def _follow(self, event: dict[str, Any], user_id: str) -> str:
@@ -125,7 +142,10 @@ class LineConversation:
                             "傳送您的手機號碼，就能連結門市的會員資料。"])
         return "followed"
 
-    def _text(self, event: dict[str, Any], user_id: str, text: str) -> str:
+    def _text(self, event: dict[str, Any], user_id: str, text: str, base: str = "") -> str:
+        link_code = link_code_in(text)
+        if link_code:
+            return self._link_staff(event, user_id, link_code)
         code = code_in(text)
         if code:
             return self._bind(event, user_id, code)
@@ -142,7 +162,52 @@ class LineConversation:
         phone = self._phone_in(text)
         if phone:
             return self._send_code(event, user_id, phone, text)
-        return "ignored: chat"
+        return self._chat(event, member, base)
+
+    # ------------------------------------------------------------------ conversations with staff
+    def _chat(self, event: dict[str, Any], member: Member, base: str) -> str:
+        """Keep the message for the bound staff member (told in LINE at most once per 10 minutes), or for
+        the store's shared inbox when no staff member is bound."""
+        if self.conversations is None:
+            return "ignored: chat"
+        binding = member.binding if member.binding and member.binding.is_active(self.clock(), self.binding_policy) \
+            else None
+        staff_id = binding.staff_id if binding else None
+        inbox = None if staff_id else (home_store(member, binding) or UNASSIGNED_INBOX)
+        outcome = self.conversations.receive(event, member.member_id, inbox)
+        if not outcome.stored:
+            return "ignored: message kept before" if outcome.message else "ignored: message type"
+        if outcome.notify and staff_id:
+            self._tell_staff(staff_id, member, base, str(event.get("webhookEventId", "")))
+        return "message kept"
+
+    def _tell_staff(self, staff_id: str, member: Member, base: str, event_id: str) -> None:
+        staff = self.directory.staff(staff_id)
+        if staff is None or not staff.active or not staff.line_user_id:
+            return
+        who = member.profile_value("name") or "您的顧客"
+        text = f"{who} 傳了訊息給您，請到員工後台回覆：{self.console_link(member.member_id, base)}"
+        try:
+            self.messenger.push(staff.line_user_id, [text], str(uuid.uuid5(uuid.NAMESPACE_URL, f"notify:{event_id}")))
+        except (LineUnavailable, LineRejected) as exc:
+            log.warning("telling staff %s failed: %s", staff_id, exc)
+
+    def _link_staff(self, event: dict[str, Any], user_id: str, code: str) -> str:
+        """A staff member's own LINE account becomes their sign-in; this is not a customer binding."""
+        now = int(self.clock().timestamp())
+        owner = self.directory.link_code_owner(code, now)
+        staff = self.directory.staff(owner) if owner else None
+        if staff is None or not staff.active:
+            self._reply(event, ["這個員工連結碼無效或已過期，請向店長或管理者索取新的連結碼。"])
+            return "unknown link code"
+        try:
+            self.directory.link_line(staff, user_id, code, now)
+        except Conflict:
+            self._reply(event, ["這個連結碼已使用過，或這個 LINE 帳號已連結到其他員工。"])
+            return "link refused"
+        self._reply(event, [f"已將這個 LINE 帳號連結到員工 {staff.name} 的帳號，之後可以用 LINE 登入員工後台。"
+                            "（這不是顧客綁定，您的會員資料沒有改變。）"])
+        return "staff linked"
 
     # ------------------------------------------------------------------ members
     def _member(self, user_id: str, event: dict[str, Any]) -> Member:

@@ -5,9 +5,21 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from omo2c.core.dynamo import DecimalAttribute, MembersTableItem, plain
 from omo2c.orders.model import OrderRecord
+
+
+class ByMemberOrders(GlobalSecondaryIndex):
+    """A member's orders, newest first: the staff console's order history."""
+
+    class Meta:
+        index_name = "ByMemberOrders"
+        projection = AllProjection()
+
+    order_member_id = UnicodeAttribute(hash_key=True)
+    placed_at = NumberAttribute(range_key=True)
 
 
 class OrderItem(MembersTableItem):
@@ -16,6 +28,7 @@ class OrderItem(MembersTableItem):
     source = UnicodeAttribute()
     order_id = UnicodeAttribute()
     member_id = UnicodeAttribute(null=True)
+    order_member_id = UnicodeAttribute(null=True)  # member_id again, only where placed_at is known (the index's keys)
     channel = UnicodeAttribute()
     currency = UnicodeAttribute(default="TWD")
     store_id = UnicodeAttribute(null=True)
@@ -31,7 +44,7 @@ class OrderItem(MembersTableItem):
     updated_at = NumberAttribute(default=0)
     items = ListAttribute(default=list)
     version = NumberAttribute(default=0)
-
+    by_member = ByMemberOrders()
 
 
 def order_key(source: str, order_id: str) -> tuple[str, str]:
@@ -60,4 +73,18 @@ def order_item(order: OrderRecord, version: int) -> OrderItem:
     item.refunds = {k: str(v) for k, v in order.refunds.items()}
     item.status, item.placed_at, item.rank = order.status, order.placed_at, order.rank
     item.updated_at, item.items, item.version = order.updated_at, order.items, version
+    item.order_member_id = order.member_id if order.placed_at is not None else None
     return item
+
+
+def member_orders(member_ids: list[str], limit: int, before: int | None) -> tuple[list[OrderRecord], int | None]:
+    """The newest orders of a member and the members merged into it (each id one Query), and the
+    ``placed_at`` to ask ``before`` for the next page (None on the last)."""
+    found: list[OrderRecord] = []
+    for member_id in dict.fromkeys(member_ids):
+        condition = OrderItem.placed_at < before if before is not None else None
+        found += [order_from_item(item) for item in OrderItem.by_member.query(
+            member_id, condition, scan_index_forward=False, limit=limit + 1)]
+    found.sort(key=lambda o: (o.placed_at or 0, o.order_id), reverse=True)
+    page = found[:limit]
+    return page, (page[-1].placed_at if len(found) > limit and page else None)

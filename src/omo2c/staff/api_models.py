@@ -23,6 +23,8 @@ class StaffIn(_Shape):
     name: Name
     store_id: Id | None = None
     status: Literal["active", "left"] = "active"
+    role: Literal["staff", "manager"] = Field(
+        default="staff", description="A manager sees everything of their store; only the admin makes managers.")
 
 
 class StoreIn(_Shape):
@@ -51,6 +53,15 @@ class StaffView(_Shape):
     status: str
     transfer_to_staff_id: str | None
     transfer_to_store_id: str | None
+    role: str
+    line_linked: bool = Field(description="Whether a LINE account is linked (the staff member can sign in).")
+
+
+class LinkCode(_Shape):
+    code: str = Field(description="One-time, valid for a day.")
+    message: str = Field(description="What the staff member sends the Official Account from their own LINE.")
+    url: str = Field(description="A LINE link that opens the Official Account's chat with the message filled in.")
+    expires_at: str
 
 
 class StoreView(_Shape):

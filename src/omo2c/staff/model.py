@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,8 @@ class Staff:
     code: str | None = None
     transfer_to_staff_id: str | None = None
     transfer_to_store_id: str | None = None
+    role: str = "staff"
+    line_user_id: str | None = None
 
     @property
     def active(self) -> bool:
@@ -45,9 +49,28 @@ class StaffCode:
         return self.status == "active"
 
 
-def new_code() -> str:
+def new_code(length: int = CODE_LENGTH) -> str:
     """Unguessable, short enough to type, no look-alike characters."""
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+LINK_CODE_LENGTH = 12
+LINK_CODE_IN_MESSAGE = re.compile(rf"\bLINK-([{CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}})\b", re.IGNORECASE)
+
+
+def link_message(staff_name: str, code: str) -> str:
+    """What a staff member sends the Official Account from their own LINE to link it to their staff record."""
+    return f"員工帳號連結 {staff_name} LINK-{code}"
+
+
+def link_code_in(text: str) -> str | None:
+    match = LINK_CODE_IN_MESSAGE.search(text.strip())
+    return match.group(1).lower() if match else None
+
+
+def link_code_hash(code: str) -> str:
+    """Link codes are stored hashed: a read of the table gives nobody a way to take over a staff account."""
+    return hashlib.sha256(f"staff-link:{code.lower()}".encode()).hexdigest()
 
 
 MAX_HANDOVERS = 5

@@ -14,7 +14,7 @@ from omo2c.core.dynamo import MembersTableItem, configure
 from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import InvalidIdentifier, normalize_phone
-from omo2c.staff.model import Staff, StaffCode, Store, new_code
+from omo2c.staff.model import Staff, StaffCode, Store, link_code_hash, new_code
 
 STORES_TTL_SECONDS = 60
 
@@ -29,7 +29,25 @@ class StaffItem(MembersTableItem):
     code = UnicodeAttribute(null=True)
     transfer_to_staff_id = UnicodeAttribute(null=True)
     transfer_to_store_id = UnicodeAttribute(null=True)
+    role = UnicodeAttribute(default="staff")
+    line_user_id = UnicodeAttribute(null=True)
     updated_at = NumberAttribute(default=0)
+
+
+class StaffLineItem(MembersTableItem):
+    """pk=STAFFLINE#<LINE user id>, sk=LINK: the staff member a signed-in LINE account is (one at most)."""
+
+    line_user_id = UnicodeAttribute()
+    staff_id = UnicodeAttribute()
+    linked_at = UnicodeAttribute()
+
+
+class StaffLinkCodeItem(MembersTableItem):
+    """pk=STAFFLINKCODE#<hash of the code>, sk=CODE: a one-time code that links a LINE account, kept a day."""
+
+    staff_id = UnicodeAttribute()
+    issued_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
 
 
 class StaffCodeItem(MembersTableItem):
@@ -110,7 +128,7 @@ class StaffKpis:
                 "reply_seconds": [int(v) for v in (item.reply_seconds or [])]}
 
 
-STAFF_MODELS = (StaffItem, StaffCodeItem, StoreItem, StaffKpiItem)
+STAFF_MODELS = (StaffItem, StaffCodeItem, StoreItem, StaffKpiItem, StaffLineItem, StaffLinkCodeItem)
 
 
 def staff_key(staff_id: str) -> tuple[str, str]:
@@ -123,7 +141,7 @@ def staff_code_key(code: str) -> tuple[str, str]:
 
 def _staff(item: StaffItem) -> Staff:
     return Staff(item.staff_id, item.name, item.store_id, item.status, item.code, item.transfer_to_staff_id,
-                 item.transfer_to_store_id)
+                 item.transfer_to_store_id, item.role or "staff", item.line_user_id)
 
 
 def _code(item: StaffCodeItem) -> StaffCode:
@@ -206,26 +224,28 @@ class StaffDirectory:
         self._stores = (0.0, {})
         return Store(store_id, name, normal)
 
-    def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str) -> tuple[Staff, bool]:
+    def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str,
+                  role: str = "staff") -> tuple[Staff, bool]:
         """Create or update a staff member; a new one gets a code in the same transaction."""
         existing = self.staff(staff_id)
         now = datetime.now(tz=UTC)
         if existing is not None:
             item = StaffItem(f"STAFF#{staff_id}", "PROFILE")
             item.update(actions=[StaffItem.name.set(name), StaffItem.store_id.set(store_id),
-                                 StaffItem.status.set(status), StaffItem.updated_at.set(int(now.timestamp()))])
+                                 StaffItem.status.set(status), StaffItem.role.set(role),
+                                 StaffItem.updated_at.set(int(now.timestamp()))])
             return _staff(StaffItem.get(*staff_key(staff_id))), False
         code = new_code()
         try:
             with TransactWrite(connection=StaffItem._get_connection().connection) as tx:
                 tx.save(StaffItem(f"STAFF#{staff_id}", "PROFILE", staff_id=staff_id, name=name, store_id=store_id,
-                                  status=status, code=code, updated_at=int(now.timestamp())),
+                                  status=status, code=code, role=role, updated_at=int(now.timestamp())),
                         condition=StaffItem.pk.does_not_exist())
                 tx.save(StaffCodeItem(f"STAFFCODE#{code}", "CODE", code=code, staff_id=staff_id, status="active",
                                       issued_at=now.isoformat()), condition=StaffCodeItem.pk.does_not_exist())
         except TransactWriteError as exc:
             raise Conflict("staff was created concurrently") from exc
-        return Staff(staff_id, name, store_id, status, code), True
+        return Staff(staff_id, name, store_id, status, code, role=role), True
 
     def rotate_code(self, staff: Staff) -> str:
         """A new code for the staff member; the old one is retired in the same transaction."""
@@ -253,4 +273,58 @@ class StaffDirectory:
                        else StaffItem.transfer_to_store_id.remove())
         StaffItem(f"STAFF#{staff.staff_id}", "PROFILE").update(actions=actions)
         return Staff(staff.staff_id, staff.name, staff.store_id, "left", staff.code, transfer_to_staff_id,
-                     transfer_to_store_id)
+                     transfer_to_store_id, staff.role, staff.line_user_id)
+
+    # ------------------------------------------------------------------ LINE accounts of staff
+    def put_link_code(self, staff_id: str, code: str, expires_at: int) -> None:
+        StaffLinkCodeItem(f"STAFFLINKCODE#{link_code_hash(code)}", "CODE", staff_id=staff_id,
+                          issued_at=datetime.now(tz=UTC).isoformat(), expires_at=expires_at).save()
+
+    def link_code_owner(self, code: str, now: int) -> str | None:
+        """The staff id a link code was issued for, while it is unused and unexpired (TTL deletes lazily)."""
+        try:
+            item = StaffLinkCodeItem.get(f"STAFFLINKCODE#{link_code_hash(code)}", "CODE", consistent_read=True)
+        except StaffLinkCodeItem.DoesNotExist:
+            return None
+        return item.staff_id if int(item.expires_at) > now else None
+
+    def link_line(self, staff: Staff, line_user_id: str, code: str, now: int) -> None:
+        """Use the code and link the LINE account in one transaction: the code works once, a LINE account
+        belongs to one staff member, and a staff member has one LINE account (the previous one is let go)."""
+        code_item = StaffLinkCodeItem(f"STAFFLINKCODE#{link_code_hash(code)}", "CODE")
+        try:
+            with TransactWrite(connection=StaffItem._get_connection().connection) as tx:
+                tx.delete(code_item, condition=(StaffLinkCodeItem.staff_id == staff.staff_id)
+                          & (StaffLinkCodeItem.expires_at > now))
+                tx.save(StaffLineItem(f"STAFFLINE#{line_user_id}", "LINK", line_user_id=line_user_id,
+                                      staff_id=staff.staff_id, linked_at=datetime.now(tz=UTC).isoformat()),
+                        condition=StaffLineItem.pk.does_not_exist() | (StaffLineItem.staff_id == staff.staff_id))
+                tx.update(StaffItem(*staff_key(staff.staff_id)), actions=[StaffItem.line_user_id.set(line_user_id)],
+                          condition=(StaffItem.line_user_id == staff.line_user_id) if staff.line_user_id
+                          else StaffItem.line_user_id.does_not_exist())
+                if staff.line_user_id and staff.line_user_id != line_user_id:
+                    tx.delete(StaffLineItem(f"STAFFLINE#{staff.line_user_id}", "LINK"),
+                              condition=StaffLineItem.staff_id == staff.staff_id)
+        except TransactWriteError as exc:
+            raise Conflict("the code was used, or this LINE account belongs to another staff member") from exc
+
+    def unlink_line(self, staff: Staff) -> None:
+        if not staff.line_user_id:
+            return
+        try:
+            with TransactWrite(connection=StaffItem._get_connection().connection) as tx:
+                tx.update(StaffItem(*staff_key(staff.staff_id)), actions=[StaffItem.line_user_id.remove()],
+                          condition=StaffItem.line_user_id == staff.line_user_id)
+                tx.delete(StaffLineItem(f"STAFFLINE#{staff.line_user_id}", "LINK"),
+                          condition=StaffLineItem.staff_id == staff.staff_id)
+        except TransactWriteError as exc:
+            raise Conflict("the staff member's LINE account changed concurrently") from exc
+
+    def staff_by_line(self, line_user_id: str) -> Staff | None:
+        """The staff member a signed-in LINE account is: the link, then the staff record it names."""
+        try:
+            link = StaffLineItem.get(f"STAFFLINE#{line_user_id}", "LINK")
+        except StaffLineItem.DoesNotExist:
+            return None
+        staff = self.staff(link.staff_id)
+        return staff if staff is not None and staff.line_user_id == line_user_id else None

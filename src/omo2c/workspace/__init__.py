@@ -1,0 +1,1 @@
+"""The signed-in staff member's own workspace (/me)."""
