@@ -66,7 +66,8 @@ def sam_env(aws_endpoint: str, gateway_url: str, secrets: Mapping[str, str]) -> 
     template = load()
     resources = template.raw["Resources"]
     names = Names(template, {queue: f"{aws_endpoint}/{ACCOUNT}/{queue}" for queue in template.queues})
-    endpoints = {"AWS_ENDPOINT_URL": aws_endpoint, "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line"}
+    endpoints = {"AWS_ENDPOINT_URL": aws_endpoint, "OMO_LINE_API_ENDPOINT": f"{gateway_url}/_local/line",
+                 "OMO_LINE_LOGIN_JWKS_URL": f"{gateway_url}/_local/line/oauth2/v2.1/certs"}
     per_function = {}
     for name, function in template.functions.items():
         variables = {}

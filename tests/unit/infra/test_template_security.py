@@ -46,6 +46,7 @@ SECRETS_USED = {
     "IngestApiFunction": {"source-secret/*"},  # sources are configuration (WebhookSources)
     "LineWebhookFunction": {"line-channel-secret", "line-channel-access-token", "otp-key"},
     "SendWorkerFunction": {"line-channel-access-token"},
+    "StaffConsoleApiFunction": {"line-channel-access-token"},  # replies in LINE
 }
 
 
