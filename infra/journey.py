@@ -25,6 +25,8 @@ import requests
 from omo2c.sources.signatures import omo_signature
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
+PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Mobile/15E148 Safari Line/14.19.0")  # LINE's in-app browser: a person, not a link preview
 
 
 class JourneyFailed(RuntimeError):
@@ -110,7 +112,7 @@ class Journey:
 
     def last_reply(self, user_id: str) -> str:
         calls = self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["line"]
-        return next((c["messages"][0]["text"] for c in reversed(calls) if c["endpoint"] == "reply"), "")
+        return next((c["messages"][0].get("text", "") for c in reversed(calls) if c["endpoint"] == "reply"), "")
 
     def step_line_binding(self, phone: str) -> dict[str, Any]:
         self.admin_send("PUT", "/stores/ST01", {"name": "信義旗艦店", "phone": "(02) 2722-0000"})
@@ -171,7 +173,7 @@ class Journey:
         def delivered() -> dict[str, Any] | None:
             outbox = self.http.get(f"{self.base}/_local/outbox", timeout=10).json()
             line = [c for c in outbox["line"] if c["endpoint"] in ("push", "multicast")
-                    and "好久不見" in c["messages"][0]["text"]]
+                    and "好久不見" in c["messages"][0].get("text", "")]
             sms = [m for m in outbox["sms"] if "好久不見" in m["message"]]
             return {"line": line, "sms": sms} if line and sms else None
 
@@ -211,6 +213,58 @@ class Journey:
         self.say("   Shopify redelivered the order webhook: accepted, nothing changed")
         return again
 
+    def step_staff_chat(self, member: dict[str, Any]) -> dict[str, Any]:
+        """S001 links their own LINE, signs in as the console does, answers the customer and shares a product;
+        the customer's web order through that link is credited to S001, and S001's numbers show it."""
+        code = self.admin_send("POST", "/staff/S001/link-code")
+        staff_user = "U" + uuid.uuid4().hex
+        self.line(staff_user, code["message"])
+        self.say(f"6. S001 sent the link code from their own LINE; reply: {self.last_reply(staff_user)}")
+        token = self.http.post(f"{self.base}/_local/line/id-token", json={"sub": staff_user}, timeout=10).json()
+        staff = {"Authorization": f"Bearer {token['id_token']}"}
+        customer = next(i["value"] for i in member["identities"] if i["kind"] == "line_user_id")
+        self.line(customer, "請問這件羊毛圍巾還有灰色嗎？")
+        told = self.wait_for("the staff notification", lambda: [
+            c for c in self.http.get(f"{self.base}/_local/outbox", timeout=10).json()["line"]
+            if c["endpoint"] == "push" and c["to"] == staff_user])
+        self.say(f"   the customer wrote; S001 was told in LINE: {told[0]['messages'][0]['text'][:40]}…")
+        me = self._me("GET", "/me", staff)
+        mine = self._me("GET", "/me/customers", staff)["customers"]
+        self.say(f"   {me['name']} signed in with LINE ({me['role']}, {me['store_name']}): {len(mine)} customer(s), "
+                 f"{sum(c['unread'] for c in mine)} unread")
+        path = f"/me/conversations/{member['member_id']}/messages"
+        self._me("POST", path, staff, {"text": "有的！灰色還有兩條，幫您保留到週末。"})
+        card = self._me("POST", path, staff, {"product": {
+            "url": "https://shop.example.com/products/wool-scarf?color=grey", "title": "羊毛圍巾 灰色",
+            "image_url": "https://shop.example.com/images/wool-scarf-grey.jpg", "price": 1280}})
+        short_url = card["product"]["short_url"]
+        self.say(f"   S001 replied in their own name and sent the scarf as a card linking to {short_url}")
+        landing = self.http.get(short_url, allow_redirects=False, timeout=10, headers={"User-Agent": PHONE}).headers[
+            "Location"]
+        order = json.loads((EVENTS / "shopify" / "orders-create.json").read_text())
+        now = datetime.now(tz=UTC).isoformat()
+        order.update(id=int(time.time() * 1000), name=f"#{uuid.uuid4().hex[:6]}", email=None, contact_email=None,
+                     phone=None, customer=None, currency="TWD", created_at=now, updated_at=now, processed_at=now,
+                     landing_site=landing.removeprefix("https://shop.example.com"))
+        month = datetime.now(tz=UTC).strftime("%Y-%m")
+        before = self._me("GET", f"/me/kpis?month={month}", staff)["credited_orders"]
+        self.post_shopify("orders/create", order)
+
+        def counted() -> dict[str, Any] | None:
+            kpis = self._me("GET", f"/me/kpis?month={month}", staff)
+            return kpis if kpis["clicks"] >= 1 and kpis["credited_orders"] > before else None
+
+        kpis = self.wait_for("the click and the credit in S001's numbers", counted)
+        self.say(f"   the customer opened the link and ordered online: S001's month shows {kpis['clicks']} click(s), "
+                 f"{kpis['credited_orders']} credited orders, {kpis['messages_answered']} answers")
+        return {"staff_user": staff_user, "kpis": kpis, "short_url": short_url, "landing": landing}
+
+    def _me(self, method: str, path: str, staff: dict[str, str], body: dict[str, Any] | None = None) -> Any:
+        response = self.http.request(method, f"{self.base}{path}", json=body, headers=staff, timeout=10)
+        if response.status_code >= 400:
+            raise JourneyFailed(f"{method} {path} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
     def post_shopify(self, topic: str, payload: dict[str, Any], webhook_id: str | None = None) -> str:
         webhook_id = webhook_id or uuid.uuid4().hex
         body = json.dumps(payload).encode()
@@ -232,5 +286,6 @@ def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) ->
     member = journey.step_line_binding(phone)
     statement = journey.step_online_order("mei.lin@example.com", phone)
     campaign = journey.step_campaign()
+    chat = journey.step_staff_chat(member)
     say("Journey done.")
-    return {"pos_member": pos_member, "member": member, "statement": statement, "campaign": campaign}
+    return {"pos_member": pos_member, "member": member, "statement": statement, "campaign": campaign, "chat": chat}

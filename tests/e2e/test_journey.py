@@ -25,4 +25,18 @@ def test_the_journey_from_counter_to_line_to_web_shop(local_stack):
     assert "王小明" in line_to[result["campaign"]["lin_user"]]
     assert result["campaign"]["opted_out_user"] not in line_to
     assert len(sent["sms"]) == 1 and sent["sms"][0]["phone_number"] == "+886920333444"
+    chat = result["chat"]
+    assert chat["kpis"]["clicks"] == 1 and chat["kpis"]["messages_answered"] == 2
+    assert "ref=" in chat["landing"] and "color=grey" in chat["landing"]
+    outbox = local_stack.get("/_local/outbox").json()["line"]
+    replies = [c for c in outbox if c["endpoint"] == "push" and c["to"] == line_user(member)]
+    assert [m["sender"]["name"] for c in replies for m in c["messages"] if "sender" in m] == ["王小明", "王小明"]
+    assert any(m["type"] == "flex" for c in replies for m in c["messages"])
+    month = chat["kpis"]["month"]
+    credited = local_stack.get(f"/staff/S001/statement?month={month}", headers=local_stack.admin).json()
+    assert any(line["rule"] == "referral_code" for line in credited["lines"])
     assert lines[-1] == "Journey done."
+
+
+def line_user(member):
+    return next(i["value"] for i in member["identities"] if i["kind"] == "line_user_id")

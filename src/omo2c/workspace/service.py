@@ -20,6 +20,7 @@ from omo2c.channels.line import LineRejected, LineUnavailable
 from omo2c.conversations.model import ConversationHead
 from omo2c.conversations.service import Conversations
 from omo2c.core.errors import Conflict, Forbidden, InvalidEvent, NotFound, Unavailable
+from omo2c.identity.identifiers import Identifier, IdentifierKind
 from omo2c.links.model import ShareLink
 from omo2c.links.service import ShareLinks
 from omo2c.members.model import Member, binding_view, home_store, masked
@@ -153,7 +154,7 @@ class StaffWorkspace:
         orders, next_before = self.orders([member.member_id, *member.absorbed], limit, before)
         head = self.conversations.head(member.member_id)
         return {**self._summary(member, head),
-                "identifiers": [masked(i) for i in member.identifiers], "consent": dict(member.consent),
+                "identifiers": [_for_staff(i) for i in member.identifiers], "consent": dict(member.consent),
                 "binding": binding_view(member.binding, active is not None),
                 "binding_history": self.members.binding_history(member.member_id),
                 "orders": {"orders": [_order(o) for o in orders],
@@ -265,6 +266,15 @@ class StaffWorkspace:
                 "repeat_clicks": counters["repeat_clicks"], "credited_orders": len(credited),
                 "credited_sales": {currency: str(total) for currency, total in sorted(sales.items())},
                 "commission": statement["totals"]}
+
+
+def _for_staff(identifier: Identifier) -> dict[str, str]:
+    """Staff see that a LINE account or POS number is there, masked like phones and emails, never the value."""
+    view = masked(identifier)
+    if identifier.kind not in (IdentifierKind.PHONE, IdentifierKind.EMAIL):
+        value = identifier.value
+        view["value"] = f"{value[:1]}***{value[-3:]}" if len(value) > 6 else "***"
+    return view
 
 
 def _matches(member: Member, wanted: str) -> bool:
