@@ -3,7 +3,8 @@
 Counted in a warm container, as Lambda serves most events: the store list (the stores' phones
 for the block list, their names for replies) is cached for a minute and read once before.
 The LINE figures count the domain's requests; the webhook's Powertools idempotency record
-adds one conditional put and one update per LINE event on top.
+adds one conditional put and one update per LINE event on top. A staff reply is counted in the
+workspace service (the authorizer's two reads of the staff link and record come on top).
 """
 
 from __future__ import annotations
@@ -97,6 +98,42 @@ def _line(services: Any) -> dict[str, float]:
         conversation.handle(line_event("message", user_id=user, event_id="bench-kept",
                                        text=prefilled_message(other.name, str(other.code))))
         results["ddb_requests.line_binding_kept"] = calls.total("dynamodb")
+    results.update(_conversation(line, user, staff))
+    return results
+
+
+def _conversation(line: Any, user: str, staff: Any) -> dict[str, float]:
+    """The bound customer writes twice (the staff member is told once), then the staff member answers
+    with a text and with a product card, as the console sends them."""
+    from datetime import UTC, datetime, timedelta
+
+    from omo2c.access.model import Principal, Role
+    from tests.support.events import line_event
+
+    directory, now = line.staff_directory, datetime.now(tz=UTC)
+    directory.put_link_code(staff.staff_id, "benchlinkcode", int((now + timedelta(hours=1)).timestamp()))
+    directory.link_line(staff, "U" + "e" * 32, "benchlinkcode", int(now.timestamp()))
+    conversation, workspace = line.line_conversation, line.workspace
+    me = Principal(Role.STAFF, staff.staff_id, staff.store_id)
+    member_id = line.members.bound_to(staff.staff_id)[0].member_id
+    results: dict[str, float] = {}
+    with counting() as calls:
+        for n, key in ((1, "customer_message_staff_told"), (2, "customer_message")):
+            event = line_event("message", user_id=user, event_id=f"bench-chat-{n}", text=f"請問有貨嗎？{n}")
+            event["message"]["id"] = f"bench-chat-{n}"
+            calls.clear()
+            assert conversation.handle(event, "https://api.example.com") == "message kept"
+            results[f"ddb_requests.{key}"] = calls.total("dynamodb")
+        calls.clear()
+        workspace.reply(me, member_id, "有的，幫您保留！", None, "bench-reply", "https://api.example.com")
+        results["ddb_requests.staff_reply"] = calls.total("dynamodb")
+        calls.clear()
+        workspace.reply(me, member_id, None, {"url": "https://shop.example.com/p/1", "title": "圍巾", "price": "1280"},
+                        "bench-card", "https://api.example.com")
+        results["ddb_requests.staff_reply_product"] = calls.total("dynamodb")
+        calls.clear()
+        workspace.reply(me, member_id, "有的，幫您保留！", None, "bench-reply", "https://api.example.com")
+        results["ddb_requests.staff_reply_retried"] = calls.total("dynamodb")
     return results
 
 

@@ -112,8 +112,8 @@ class StaffWorkspace:
         return binding if binding is not None and binding.is_active(self.clock(), self.binding_policy) else None
 
     def _customer(self, caller: Principal, member_id: str) -> Member:
-        """The customer if the caller may serve them; 403 alike for someone else's and for no one."""
-        self._me(caller)
+        """The customer if the (already checked) staff caller may serve them; 403 alike for someone else's and
+        for no one."""
         member = self.members.get_member(member_id)
         if member is None or not member.live:
             raise Forbidden(NOT_YOURS)
@@ -149,6 +149,7 @@ class StaffWorkspace:
 
     def customer(self, caller: Principal, member_id: str, before: int | None = None,
                  limit: int = 20) -> dict[str, Any]:
+        self._me(caller)
         member = self._customer(caller, member_id)
         active = self._active(member)
         orders, next_before = self.orders([member.member_id, *member.absorbed], limit, before)
@@ -164,6 +165,7 @@ class StaffWorkspace:
     # ------------------------------------------------------------------ conversations
     def messages(self, caller: Principal, member_id: str, before: str | None = None) -> dict[str, Any]:
         """Reading the conversation as its staff member marks it read."""
+        self._me(caller)
         member = self._customer(caller, member_id)
         messages, cursor = self.conversations.messages(member.member_id, 30, before)
         active = self._active(member)
