@@ -180,7 +180,8 @@ class StaffWorkspace:
         """Push a text or a product card in the staff member's name; the same Idempotency-Key sends once.
 
         The reply is recorded (pending) before LINE is called, and LINE's retry key is derived from it,
-        so a retried request neither records nor delivers twice.
+        so a retried request neither records nor delivers twice; one still pending (a crash, or a request
+        still under way) is pushed again with the same retry key, which LINE delivers once.
         """
         staff = self._me(caller)
         member = self._customer(caller, member_id)
@@ -193,7 +194,7 @@ class StaffWorkspace:
         data = {k: v for k, v in (product or {}).items() if v is not None}
         message, created = self.conversations.begin_reply(member.member_id, staff.staff_id, message_id, kind,
                                                           text, data or None)
-        if not created:
+        if not created and message.status != "pending":
             return message.view(), False
         who = sender(staff.name, self.brand)
         if product is not None:

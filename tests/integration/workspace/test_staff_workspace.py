@@ -213,3 +213,26 @@ def test_api_keys_are_shown_once_scoped_and_revocable(stack):
                params={"key_id": key["key_id"]})
     assert stack.principal(key["key"]) is None
     assert stack.principal(LOCAL_SECRETS["OMO_ADMIN_TOKEN"])["role"] == "admin"
+
+
+def test_a_reply_line_refused_for_now_is_sent_once_when_retried_with_its_key(stack):
+    from omo2c.channels.line import LineUnavailable
+
+    mei = stack.staff("S001", "林小美", "ST01", MEI_STAFF)
+    stack.line(CUSTOMER, "follow")
+    stack.line(CUSTOMER, text=_qr_message(stack, "S001"))
+    member_id = stack.services.members.bound_to("S001")[0].member_id
+    path, route = f"/me/conversations/{member_id}/messages", "/me/conversations/{member_id}/messages"
+    stack.messenger.failures.append(LineUnavailable("LINE answered 429"))
+    key = {"Idempotency-Key": "tap-9"}
+    status, error = stack.me(mei, "POST", path, route, {"text": "稍等我一下"}, {"member_id": member_id}, headers=key)
+    assert status == 503 and "Idempotency-Key" in error["message"]
+    assert stack.me(mei, "POST", path, route, {"text": "稍等我一下"}, {"member_id": member_id}, headers=key)[0] == 201
+    assert stack.me(mei, "POST", path, route, {"text": "稍等我一下"}, {"member_id": member_id}, headers=key)[0] == 200
+    assert len(stack.messenger.rich_pushes) == 1
+    stack.line(CUSTOMER, text="取消訂閱")
+    card = {"product": {"url": "https://shop.example.com/p/1", "title": "圍巾", "price": 990}}
+    status, refused = stack.me(mei, "POST", path, route, card, {"member_id": member_id})
+    assert status == 409 and "opted out" in refused["message"] and len(stack.messenger.rich_pushes) == 1
+    messages = stack.me(mei, "GET", path, route, params={"member_id": member_id})[1]["messages"]
+    assert [(m["text"], m["status"]) for m in messages] == [("稍等我一下", "sent")]
