@@ -35,7 +35,7 @@ def list_keys() -> ApiKeys:
 
 
 @app.delete("/api-keys/<key_id>", summary="Revoke an API key", description="At once and for good.")
-def revoke(key_id: Annotated[str, Path(description="The key's id.", pattern="^[0-9a-f]{12}$")]) -> ApiKeyView:
+def revoke(key_id: Annotated[str, Path(description="The key's id.", pattern="^[0-9a-f]{12}$", max_length=12)]) -> ApiKeyView:
     return _keys().revoke(key_id)
 
 
