@@ -34,8 +34,11 @@ def list_keys() -> ApiKeys:
     return _keys().list()
 
 
+KeyPath = Annotated[str, Path(description="The key's id.", pattern="^[0-9a-f]{12}$", max_length=12)]
+
+
 @app.delete("/api-keys/<key_id>", summary="Revoke an API key", description="At once and for good.")
-def revoke(key_id: Annotated[str, Path(description="The key's id.", pattern="^[0-9a-f]{12}$", max_length=12)]) -> ApiKeyView:
+def revoke(key_id: KeyPath) -> ApiKeyView:
     return _keys().revoke(key_id)
 
 
