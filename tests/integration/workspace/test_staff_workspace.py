@@ -11,7 +11,7 @@ from omo2c import wiring
 from omo2c.access.id_token import IdTokenVerifier
 from omo2c.core.settings import Settings
 from tests.conftest import LOCAL_SECRETS
-from tests.support.aws import http_event, load_handler
+from tests.support.aws import FakeContext, http_event, load_handler
 from tests.support.events import line_body, line_event, line_signature
 from tests.support.fakes import FakeMessenger, FakeSms
 
@@ -236,3 +236,36 @@ def test_a_reply_line_refused_for_now_is_sent_once_when_retried_with_its_key(sta
     assert status == 409 and "opted out" in refused["message"] and len(stack.messenger.rich_pushes) == 1
     messages = stack.me(mei, "GET", path, route, params={"member_id": member_id})[1]["messages"]
     assert [(m["text"], m["status"]) for m in messages] == [("稍等我一下", "sent")]
+
+
+def test_a_customer_with_no_staff_member_lands_in_the_store_inbox_its_manager_answers(stack):
+    stack.staff("S001", "林小美", "ST01", MEI_STAFF)
+    manager = stack.staff("M001", "陳店長", "ST01", MANAGER, role="manager")
+    other_manager = stack.staff("M002", "張店長", "ST02", OTHER_MANAGER, role="manager")
+    stack.line(CUSTOMER, "follow")
+    stack.line(CUSTOMER, text=_qr_message(stack, "S001"))
+    status, _ = stack.admin("POST", "/staff/S001/leave", "/staff/{staff_id}/leave", {"transfer_to_store_id": "ST01"},
+                            {"staff_id": "S001"})
+    assert status == 200
+    assert stack.line(CUSTOMER, "message", text="還有人在嗎？") == "message kept"
+    assert not [p for p in stack.messenger.pushes if p[0] == MEI_STAFF]
+    _, inbox = stack.me(manager, "GET", "/me/inbox", "/me/inbox")
+    [waiting] = inbox["conversations"]
+    assert inbox["store_id"] == "ST01" and waiting["unread"] == 1
+    assert stack.me(other_manager, "GET", "/me/inbox", "/me/inbox")[1]["conversations"] == []
+    member_id = waiting["member_id"]
+    status, _ = stack.me(manager, "POST", f"/me/conversations/{member_id}/messages",
+                         "/me/conversations/{member_id}/messages", {"text": "您好，我是店長，請問需要什麼協助？"},
+                         {"member_id": member_id})
+    assert status == 201
+    assert stack.me(manager, "GET", "/me/inbox", "/me/inbox")[1]["conversations"] == []
+    sticker = line_event("message", user_id=CUSTOMER, event_id="sticker-1")
+    sticker["message"] = {"id": "sticker-1", "type": "sticker", "packageId": "446", "stickerId": "1988"}
+    body = line_body(sticker)
+    request = http_event("POST", "/line/webhook", route="/line/webhook", body=body, caller=None,
+                         headers={"X-Line-Signature": line_signature(body, SECRET)})
+    for _ in range(2):  # LINE redelivers: kept once
+        load_handler("LineWebhookFunction").lambda_handler(request, FakeContext(), services=stack.services)
+    messages = stack.me(manager, "GET", f"/me/conversations/{member_id}/messages",
+                        "/me/conversations/{member_id}/messages", params={"member_id": member_id})[1]["messages"]
+    assert [m["kind"] for m in messages] == ["sticker", "text", "text"]
