@@ -11,7 +11,7 @@ pass ``secrets=``): ``OMO_SOURCE_SECRET_POS=local-pos-secret``,
 ``OMO_SOURCE_SECRET_EC=local-ec-secret``, ``OMO_SOURCE_SECRET_SHOPIFY=local-shopify-secret``,
 ``LINE_CHANNEL_SECRET=local-line-channel-secret``,
 ``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``,
-``OMO_OTP_KEY=local-otp-key``.
+``OMO_OTP_KEY=local-otp-key``, ``OMO_MEMBER_CODE_KEY=local-member-code-key``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ LOCAL_SECRETS = {
     "LINE_CHANNEL_ACCESS_TOKEN": "local-line-access-token",
     "OMO_ADMIN_TOKEN": "local-admin-token",
     "OMO_OTP_KEY": "local-otp-key",
+    "OMO_MEMBER_CODE_KEY": "local-member-code-key",
 }
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:3000"
 

@@ -18,6 +18,7 @@ LOCAL_SECRETS = {
     "LINE_CHANNEL_ACCESS_TOKEN": "test-line-token",
     "OMO_ADMIN_TOKEN": "test-admin-token",
     "OMO_OTP_KEY": "test-otp-key",
+    "OMO_MEMBER_CODE_KEY": "test-member-code-key",
 }
 
 

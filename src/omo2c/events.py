@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, create_model
 
 MEMBERS_SOURCE = "omo2c.ingest"
 BINDING_SOURCE = "omo2c.bind"
+LOYALTY_SOURCE = "omo2c.loyalty"
 
 
 class BusEvent(BaseModel):
@@ -135,11 +136,28 @@ class OrderRecorded(BusEvent):
     version: Annotated[str, Field(pattern=r"^\d{8}$")]
     snapshot_rank: str = ""
     items: list[dict[str, Any]] = Field(default_factory=list)
+    coupons: list[str] = Field(default_factory=list, description="Coupon codes the order redeemed.")
+    points_redeemed: int = Field(default=0, ge=0, description="Points the customer paid with.")
     occurred_at: datetime
 
 
+class MemberTierChanged(BusEvent):
+    """A member moved to another tier: up at once on the order that crossed a threshold, down only at a review."""
+
+    DETAIL_TYPE: ClassVar[str] = "member.tier_changed"
+    SOURCE: ClassVar[str] = LOYALTY_SOURCE
+    member_id: str
+    from_tier: str | None = Field(description="None for a member's first tier.")
+    to_tier: str
+    direction: Literal["up", "down"]
+    reason: str = Field(description="Why, in words: the order that crossed the threshold, or the review.")
+    spend_in_window: Decimal
+    order_ref: str | None = Field(default=None, description="<source>#<order id> of the order that crossed it.")
+    at: datetime
+
+
 EVENTS: tuple[type[BusEvent], ...] = (MemberCreated, MemberMerged, MemberUnmerged, MemberBound, MemberUnbound,
-                                      MemberPhoneVerified, OrderRecorded)
+                                      MemberPhoneVerified, OrderRecorded, MemberTierChanged)
 BY_DETAIL_TYPE: dict[str, type[BusEvent]] = {e.DETAIL_TYPE: e for e in EVENTS}
 
 

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from omo2c.staff.admin import StaffAdmin
     from omo2c.staff.storage import StaffDirectory, StaffKpis
     from omo2c.workspace.service import StaffWorkspace
+    from omo2c.loyalty.service import Loyalty
+    from omo2c.coupons.service import Coupons
+    from omo2c.cards.service import MemberCards
+    from omo2c.tags.service import MemberTags
 
 
 class Services:
@@ -120,6 +124,38 @@ class Services:
         settings = self.settings
         return Conversations(ConversationStore(settings), settings.conversation_retention_days,
                              settings.staff_notify_minutes, self.clock)
+
+    # ------------------------------------------------------------------ membership program
+    @cached_property
+    def loyalty(self) -> Loyalty:
+        from omo2c.loyalty.model import LoyaltyPolicy
+        from omo2c.loyalty.service import Loyalty
+        from omo2c.loyalty.storage import LoyaltyStore
+
+        return Loyalty(LoyaltyStore(self.settings), LoyaltyPolicy.from_settings(self.settings), self.publish,
+                       self.clock)
+
+    @cached_property
+    def coupons(self) -> Coupons:
+        from omo2c.coupons.service import Coupons
+        from omo2c.coupons.storage import CouponStore
+
+        return Coupons(CouponStore(self.settings), self.publish, self.clock)
+
+    @cached_property
+    def member_cards(self) -> MemberCards:
+        from omo2c.cards.service import MemberCards
+        from omo2c.cards.storage import MemberCodeStore
+
+        return MemberCards(MemberCodeStore(self.settings), lambda: self.secrets.get("member-code-key"),
+                           self.settings.member_code_ttl_seconds, self.clock)
+
+    @cached_property
+    def member_tags(self) -> MemberTags:
+        from omo2c.tags.service import MemberTags
+        from omo2c.tags.storage import TagStore
+
+        return MemberTags(TagStore(self.settings), self.members, self.clock)
 
     # ------------------------------------------------------------------ access
     @cached_property
@@ -226,6 +262,10 @@ class Services:
     def workspace(self) -> StaffWorkspace:
         from omo2c.orders.storage import member_orders
         from omo2c.workspace.service import StaffWorkspace
+    from omo2c.loyalty.service import Loyalty
+    from omo2c.coupons.service import Coupons
+    from omo2c.cards.service import MemberCards
+    from omo2c.tags.service import MemberTags
 
         settings = self.settings
         return StaffWorkspace(self.staff_directory, self.members, member_orders, self.conversations, self.share_links,

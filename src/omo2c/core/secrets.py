@@ -13,6 +13,7 @@ _ENV_NAMES = {
     "line-channel-secret": "LINE_CHANNEL_SECRET",
     "line-channel-access-token": "LINE_CHANNEL_ACCESS_TOKEN",
     "otp-key": "OMO_OTP_KEY",
+    "member-code-key": "OMO_MEMBER_CODE_KEY",
 }
 
 

@@ -76,6 +76,20 @@ class Settings(BaseModel):
     conversation_retention_days: int = 365
     staff_notify_minutes: int = 10
     link_code_hours: int = 24
+    tiers: list[dict[str, Any]] = Field(default_factory=lambda: [
+        {"id": "regular", "name": "一般會員", "min_spend": "0", "points_rate": "1", "benefits": []},
+        {"id": "silver", "name": "銀卡", "min_spend": "10000", "points_rate": "1.5", "benefits": ["生日禮"]},
+        {"id": "gold", "name": "金卡", "min_spend": "30000", "points_rate": "2",
+         "benefits": ["生日禮", "免運"]}])
+    tier_window: str = "rolling_365"  # or "calendar_year"
+    tier_review_downgrades_on_refund: bool = False
+    points_per_amount: str = "100"  # points_rate points per this much net spend
+    points_holding_days: int = 7
+    points_expiry_months: int = 12
+    member_code_ttl_seconds: int = 300
+    member_card_keywords: tuple[str, ...] = ("會員卡",)
+    tag_rules: dict[str, str] = Field(default_factory=dict)  # "category:<item category>" -> tag
+    staff_coupon_monthly_cap: int = 20
 
     @field_validator("webhook_sources", mode="before")
     @classmethod
@@ -90,12 +104,12 @@ class Settings(BaseModel):
             return parsed
         return value
 
-    @field_validator("commission_rates", "quiet_hours", mode="before")
+    @field_validator("commission_rates", "quiet_hours", "tiers", "tag_rules", mode="before")
     @classmethod
     def _parse_rates(cls, value: object) -> object:
         return json.loads(value) if isinstance(value, str) else value
 
-    @field_validator("opt_out_keywords", "opt_in_keywords", "otp_regions", mode="before")
+    @field_validator("opt_out_keywords", "opt_in_keywords", "otp_regions", "member_card_keywords", mode="before")
     @classmethod
     def _parse_keywords(cls, value: object) -> object:
         if isinstance(value, str):

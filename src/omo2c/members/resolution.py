@@ -199,7 +199,7 @@ def _next_order(event: CanonicalEvent, current: OrderRecord | None, member_id: s
             discount=order.discount, shipping=order.shipping,
             items=[i.model_dump(mode="json") for i in order.items], store_id=event.store_id,
             staff_id=event.staff_id, referral_code=event.referral_code, currency=order.currency,
-            member_id=member_id)
+            member_id=member_id, coupons=tuple(order.coupons), points_redeemed=order.points_redeemed)
         updated = apply_refunds(updated, refunds)
     elif event.type is EventType.ORDER_REFUNDED:
         updated = apply_refunds(replace(base, member_id=base.member_id or member_id), refunds)
@@ -216,7 +216,8 @@ def _order_event(order: OrderRecord, member_id: str, event: CanonicalEvent, stat
         referral_code=order.referral_code, currency=order.currency, total=order.total, discount=order.discount,
         shipping=order.shipping, net=order.net, refunded=order.refunded, net_kept=order.net_kept,
         status=order.status, placed_at=order.placed_at, version=f"{state_version:08d}", snapshot_rank=order.rank,
-        items=order.items, occurred_at=event.occurred_at)
+        items=order.items, coupons=list(order.coupons), points_redeemed=order.points_redeemed,
+        occurred_at=event.occurred_at)
 
 
 class Resolver:

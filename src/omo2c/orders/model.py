@@ -39,6 +39,8 @@ class OrderRecord:
     updated_at: int = 0
     items: list[dict[str, object]] = field(default_factory=list)
     version: int = 0
+    coupons: tuple[str, ...] = ()
+    points_redeemed: int = 0
 
     @property
     def net(self) -> Decimal:
@@ -78,7 +80,7 @@ def rank_key(rank: str) -> tuple[int, int]:
 def apply_snapshot(order: OrderRecord, *, rank: str, occurred_ms: int, total: Decimal, discount: Decimal,
                    shipping: Decimal, items: list[dict[str, object]], store_id: str | None,
                    staff_id: str | None, referral_code: str | None, currency: str,
-                   member_id: str | None) -> OrderRecord:
+                   member_id: str | None, coupons: tuple[str, ...] = (), points_redeemed: int = 0) -> OrderRecord:
     """A created/updated snapshot replaces amounts only when it is newer than what we hold."""
     placed = occurred_ms if order.placed_at is None else min(order.placed_at, occurred_ms)
     if order.status != "pending" and rank_key(rank) <= rank_key(order.rank):
@@ -89,6 +91,7 @@ def apply_snapshot(order: OrderRecord, *, rank: str, occurred_ms: int, total: De
         store_id=store_id or order.store_id, staff_id=staff_id or order.staff_id,
         referral_code=referral_code or order.referral_code, currency=currency,
         member_id=member_id or order.member_id, status=status, placed_at=placed,
+        coupons=coupons or order.coupons, points_redeemed=points_redeemed or order.points_redeemed,
     )
 
 

@@ -44,6 +44,8 @@ class OrderItem(MembersTableItem):
     updated_at = NumberAttribute(default=0)
     items = ListAttribute(default=list)
     version = NumberAttribute(default=0)
+    coupons = ListAttribute(null=True)
+    points_redeemed = NumberAttribute(null=True)
     by_member = ByMemberOrders()
 
 
@@ -61,6 +63,7 @@ def order_from_item(item: OrderItem) -> OrderRecord:
         status=item.status, placed_at=int(item.placed_at) if item.placed_at is not None else None,
         rank=item.rank, updated_at=int(item.updated_at or 0), items=plain(item.items) or [],
         version=int(item.version or 0),
+        coupons=tuple(plain(item.coupons) or ()), points_redeemed=int(item.points_redeemed or 0),
     )
 
 
@@ -74,6 +77,8 @@ def order_item(order: OrderRecord, version: int) -> OrderItem:
     item.status, item.placed_at, item.rank = order.status, order.placed_at, order.rank
     item.updated_at, item.items, item.version = order.updated_at, order.items, version
     item.order_member_id = order.member_id if order.placed_at is not None else None
+    item.coupons = list(order.coupons) or None
+    item.points_redeemed = order.points_redeemed or None
     return item
 
 

@@ -51,6 +51,9 @@ class Customer(_Model):
     pos_member_no: ShortText | None = None
     ec_customer_id: ShortText | None = None
     line_user_id: ShortText | None = None
+    member_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{12,24}$")] | None = Field(
+        default=None, description="The rotating code of the member card the cashier scanned (digits); "
+                                  "an expired or forged code is refused.")
     consent: Consent | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
 
@@ -79,6 +82,9 @@ class Order(_Model):
     items: list[Item] = Field(default_factory=list, max_length=500)
     refunds: list[Refund] = Field(default_factory=list, max_length=100)
     version: int | None = Field(default=None, ge=0, description="Source's order version; newer wins.")
+    coupons: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=20, description="Coupon codes redeemed by this order.")
+    points_redeemed: int = Field(default=0, ge=0, le=10_000_000, description="Points the customer paid with.")
 
     @property
     def net(self) -> Decimal:
