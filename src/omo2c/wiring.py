@@ -23,23 +23,23 @@ if TYPE_CHECKING:
     from omo2c.attribution.service import CommissionService
     from omo2c.binding.model import BindingPolicy
     from omo2c.campaigns.service import CampaignService
+    from omo2c.cards.service import MemberCards
     from omo2c.channels.line import LineMessenger
     from omo2c.channels.sms import SmsSender
     from omo2c.conversations.service import Conversations
     from omo2c.core.bus import EventPublisher
+    from omo2c.coupons.service import Coupons
     from omo2c.line.conversation import LineConversation
     from omo2c.links.service import ShareLinks
+    from omo2c.loyalty.service import Loyalty
     from omo2c.members.admin import MembersAdmin
     from omo2c.members.resolution import Policy, Resolver
     from omo2c.members.storage import DynamoMemberStore
     from omo2c.sources.queue import IngestQueue
     from omo2c.staff.admin import StaffAdmin
     from omo2c.staff.storage import StaffDirectory, StaffKpis
-    from omo2c.workspace.service import StaffWorkspace
-    from omo2c.loyalty.service import Loyalty
-    from omo2c.coupons.service import Coupons
-    from omo2c.cards.service import MemberCards
     from omo2c.tags.service import MemberTags
+    from omo2c.workspace.service import StaffWorkspace
 
 
 class Services:
@@ -262,10 +262,6 @@ class Services:
     def workspace(self) -> StaffWorkspace:
         from omo2c.orders.storage import member_orders
         from omo2c.workspace.service import StaffWorkspace
-    from omo2c.loyalty.service import Loyalty
-    from omo2c.coupons.service import Coupons
-    from omo2c.cards.service import MemberCards
-    from omo2c.tags.service import MemberTags
 
         settings = self.settings
         return StaffWorkspace(self.staff_directory, self.members, member_orders, self.conversations, self.share_links,
