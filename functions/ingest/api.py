@@ -1,17 +1,29 @@
-"""POST /webhooks/{source}: verify, validate, enqueue — the intake stays this small so it starts fast."""
+"""POST /webhooks/{source}: verify, validate, enqueue — the intake stays this small so it starts fast.
+
+A member code is checked by its signature and expiry alone (no table read), with the key read once per process.
+"""
 
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.cards.service import MemberCodeCheck
 from omo2c.core.http import create_app, json_response, raw_body
 from omo2c.core.observability import logger, metrics
 from omo2c.sources.intake import accept_delivery
 
 app = create_app()
+
+
+@lru_cache(maxsize=1)
+def member_codes(services: wiring.Services) -> MemberCodeCheck:
+    """Not ``services.member_cards``: that one brings the table's storage module, which the intake never needs."""
+    return MemberCodeCheck(lambda: services.secrets.get("member-code-key"), services.settings.member_code_ttl_seconds,
+                           services.clock)
 
 
 @app.post("/webhooks/<source>")
@@ -20,7 +32,7 @@ def receive_webhook(source: str):
     result = accept_delivery(
         source, app.current_event.headers or {}, raw_body(app), settings=services.settings,
         secret_for=lambda name: services.secrets.get(f"source-secret/{name}"),
-        enqueue=services.ingest_queue.send, now=time.time())
+        enqueue=services.ingest_queue.send, now=time.time(), refuse=member_codes(services).refuse)
     metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
     if result.ignored:
         metrics.add_metric(name="FieldsIgnored", unit="Count", value=len(result.ignored))

@@ -1,4 +1,6 @@
-"""Ingest worker: each queued canonical event is resolved to one member and recorded."""
+"""Ingest worker: each queued canonical event is resolved to one member and recorded.
+
+An event with a member card's code first trades it for an identifier of the card's member."""
 
 from __future__ import annotations
 
@@ -14,11 +16,15 @@ from omo2c.core.snapstart import prime
 from omo2c.sources.canonical import QueuedCanonicalEvent
 
 processor = queue_processor(QueuedCanonicalEvent)
-prime("omo2c.members.storage", "omo2c.staff.storage", "omo2c.members.resolution")
+prime("omo2c.members.storage", "omo2c.staff.storage", "omo2c.members.resolution", "omo2c.cards.service",
+      "omo2c.cards.storage")
 
 
 def record_handler(record: QueuedCanonicalEvent, services: wiring.Services) -> None:
-    outcome = services.resolver.record(record.body)
+    event = record.body
+    if event.customer.member_code:
+        event = services.member_cards.resolve(event)
+    outcome = services.resolver.record(event)
     services.publish(outcome.events)
     metrics.add_metric(name="DuplicateEvents" if outcome.duplicate else "EventsRecorded", unit="Count", value=1)
     if outcome.merged:

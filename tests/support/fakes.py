@@ -9,6 +9,7 @@ class FakeMessenger:
         self.pushes: list[tuple[str, list[str], str]] = []
         self.multicasts: list[tuple[list[str], list[str], str]] = []
         self.rich_pushes: list[tuple[str, list[dict], str]] = []
+        self.rich_replies: list[tuple[str, list[dict]]] = []
         self.failures: list[Exception] = []
 
     def _maybe_fail(self) -> None:
@@ -18,6 +19,10 @@ class FakeMessenger:
     def reply(self, reply_token, texts):
         self._maybe_fail()
         self.replies.append((reply_token, texts))
+
+    def reply_messages(self, reply_token, messages):
+        self._maybe_fail()
+        self.rich_replies.append((reply_token, messages))
 
     def push(self, user_id, texts, retry_key):
         self._maybe_fail()

@@ -23,6 +23,8 @@ class LineRejected(RuntimeError):
 class LineMessenger(Protocol):
     def reply(self, reply_token: str, texts: list[str]) -> None: ...
 
+    def reply_messages(self, reply_token: str, messages: list[dict[str, Any]]) -> None: ...
+
     def push(self, user_id: str, texts: list[str], retry_key: str) -> str | None: ...
 
     def multicast(self, user_ids: list[str], texts: list[str], retry_key: str) -> None: ...
@@ -70,6 +72,14 @@ class MessagingApiMessenger:
 
         self._call(self._api.reply_message, ReplyMessageRequest(reply_token=reply_token,
                                                                 messages=self._messages(texts)))
+
+    def reply_messages(self, reply_token: str, messages: list[dict[str, Any]]) -> None:
+        """A reply of messages as the Messaging API documents them (a Flex card), checked by the SDK's models."""
+        from linebot.v3.messaging import ReplyMessageRequest
+
+        request = ReplyMessageRequest.from_dict({"replyToken": reply_token,
+                                                 "messages": messages[:LINE_MESSAGES_PER_CALL]})
+        self._call(self._api.reply_message, request)
 
     def push(self, user_id: str, texts: list[str], retry_key: str) -> str | None:
         from linebot.v3.messaging import PushMessageRequest

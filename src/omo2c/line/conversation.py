@@ -1,5 +1,5 @@
-"""What a LINE event means for the member behind it: follow, bind, prove a phone, opt out, write to staff;
-and, from a staff member's own LINE, linking it to their staff record.
+"""What a LINE event means for the member behind it: follow, bind, prove a phone, opt out, write to staff,
+show the member card; and, from a staff member's own LINE, linking it to their staff record.
 
 Finding or creating the member, and merging it with a POS/EC member once a phone is proved,
 go through the ingest resolver, so there is one kind of merge. A LINE identity is never
@@ -32,6 +32,7 @@ from omo2c.sources.canonical import CanonicalEvent
 from omo2c.staff.model import Staff, follow_departures, link_code_in
 
 if TYPE_CHECKING:
+    from omo2c.cards.service import MemberCards
     from omo2c.conversations.service import Conversations
 
 log = logging.getLogger("omo2c.line")
@@ -102,10 +103,12 @@ class LineConversation:
     binding_policy: BindingPolicy = field(default_factory=BindingPolicy)
     otp_policy: OtpPolicy = field(default_factory=OtpPolicy)
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+    cards: MemberCards | None = None
+    card_keywords: tuple[str, ...] = ("會員卡",)
 
     # ------------------------------------------------------------------ entry point
     def handle(self, event: dict[str, Any], base: str = "") -> str:
-        """``base`` is where this API is reached, for the console links staff are sent."""
+        """``base`` is where this API is reached, for the console links staff are sent and the card's QR image."""
         user_id = (event.get("source") or {}).get("userId")
         kind = event.get("type")
         if not user_id:
@@ -125,6 +128,8 @@ class LineConversation:
                 return self._bind(event, user_id, data["code"][0])
             if action in ("optout", "optin"):
                 return self._consent(event, self._member(user_id, event), action == "optout")
+            if action == "member_card":
+                return self._card(event, self._member(user_id, event), base)
             return "ignored: postback"
         message_type = (event.get("message") or {}).get("type")
         if kind == "message" and message_type == "text":
@@ -153,6 +158,8 @@ class LineConversation:
         if member.binding is not None:
             member = self._retry(member, lambda m: self.members.touch(m, self.clock()))
         words = text.strip().upper()
+        if self.cards is not None and words in {k.upper() for k in self.card_keywords}:
+            return self._card(event, member, base)
         if words in {k.upper() for k in self.opt_out_keywords}:
             return self._consent(event, member, True)
         if words in {k.upper() for k in self.opt_in_keywords}:
@@ -254,6 +261,25 @@ class LineConversation:
             self.messenger.reply(token, texts)
         except (LineUnavailable, LineRejected) as exc:
             log.warning("LINE reply failed: %s", exc)
+
+    def _reply_messages(self, event: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+        token = event.get("replyToken")
+        if not token:
+            return
+        try:
+            self.messenger.reply_messages(token, messages)
+        except (LineUnavailable, LineRejected) as exc:
+            log.warning("LINE reply failed: %s", exc)
+
+    # ------------------------------------------------------------------ member card
+    def _card(self, event: dict[str, Any], member: Member, base: str) -> str:
+        """A fresh code on every ask: the card answers the reply token, so nobody else's chat shows it."""
+        if self.cards is None:
+            return "ignored: member card"
+        if not event.get("replyToken"):
+            return "ignored: no reply token"
+        self._reply_messages(event, [self.cards.card_for(member, base, self.brand)])
+        return "member card"
 
     # ------------------------------------------------------------------ consent
     def _consent(self, event: dict[str, Any], member: Member, opted_out: bool) -> str:

@@ -2,6 +2,8 @@
 
 It is also the one place that decides which sources may link a LINE user: the edge knows the
 source, and everything behind it (the queue, the resolver) only sees what the edge let through.
+A member card's code is checked here too (``refuse``: its signature and expiry, no table read), so a
+forged or expired one is answered at once and never reaches the queue.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ def without_untrusted_line_id(event: CanonicalEvent, source: str,
 
 def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, settings: Settings,
                     secret_for: Callable[[str], str], enqueue: Callable[[list[CanonicalEvent]], None],
-                    now: float) -> Accepted:
+                    now: float,
+                    refuse: Callable[[CanonicalEvent], list[dict[str, object]] | None] | None = None) -> Accepted:
     """Verify and validate one delivery, enqueue its events, return their ids and what was ignored.
 
+    ``refuse`` names what makes an event unusable beyond its schema (a forged or expired member code).
     Every failure raises before anything is enqueued, so a rejected delivery changes nothing.
     """
     name = source.strip().lower()
@@ -64,6 +68,10 @@ def accept_delivery(source: str, headers: Mapping[str, str], body: bytes, *, set
     ids = [e.event_id for e in events]
     if len(set(ids)) != len(ids):
         raise InvalidEvent("event_id must be unique within one delivery")
+    refused = [detail for e in events if refuse is not None and e.customer.member_code
+               for detail in refuse(e) or []]
+    if refused:
+        raise InvalidEvent("a member code cannot be used", refused)
     checked = [without_untrusted_line_id(e, name, settings) for e in events]
     enqueue([event for event, _ in checked])
     return Accepted(ids, [note for _, note in checked if note is not None])
