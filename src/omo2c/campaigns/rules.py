@@ -54,9 +54,12 @@ def _merge(ranges: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 90,
-            binding_policy: BindingPolicy | None = None) -> bool:
-    """The segment's remaining filters, applied to members the index range already selected."""
+            binding_policy: BindingPolicy | None = None, in_tiers: bool = False) -> bool:
+    """The segment's remaining filters, applied to members an index already selected. Members carry no tier:
+    ``in_tiers`` says the member came from the segment's tier index, and a ``tiers`` segment needs it."""
     if not member.live:
+        return False
+    if segment.tiers and not in_tiers:
         return False
     rfm = member.rfm
     if segment.napl and rfm.napl(now, napl_window).value not in segment.napl:
@@ -71,8 +74,12 @@ def matches(member: Member, segment: Segment, now: datetime, napl_window: int = 
         return False
     if segment.net_spent is not None and not segment.net_spent.contains(float(rfm.net_spent)):
         return False
-    if segment.tags and not set(segment.tags) & set(member.tags):
-        return False
+    if segment.tags or segment.tags_none:
+        tags = {Segment.spelling(t) for t in member.tags}
+        if segment.tags and not set(segment.tags) & tags:
+            return False
+        if segment.tags_none and set(segment.tags_none) & tags:
+            return False
     binding = active(member.binding, now, binding_policy or BindingPolicy())
     if segment.store_ids and home_store(member, binding) not in segment.store_ids:
         return False

@@ -4,11 +4,13 @@ pk=CAMPAIGNS, sk=CAMPAIGN#<id>: definitions (listed by one query). pk=CAMPAIGN#<
 sk=RUN#<run>: run summaries. pk=RUN#<campaign>#<run>, sk=MEMBER#<id>: one send per member
 per run (the conditional put is the dedupe); sk=CONVERSION#<source>#<order>: conversions.
 Sends carry ``member_id``/``sent_at`` for the ByMemberSends index: frequency caps and last touch.
+Tag and tier audiences are read from the members table through :class:`omo2c.tags.storage.TagStore`.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
@@ -19,6 +21,8 @@ from pynamodb.models import Model
 from omo2c.campaigns.model import Campaign, SendRecord
 from omo2c.core.dynamo import DecimalAttribute, configure
 from omo2c.core.settings import Settings
+from omo2c.members.model import Member
+from omo2c.tags.storage import TagStore
 
 
 class _CampaignsTable(Model):
@@ -92,6 +96,24 @@ class CampaignStore:
         self.settings = settings
         configure(self.settings, CAMPAIGN_MODELS, self.settings.campaigns_table)
 
+    # ------------------------------------------------------------------ audiences
+    @cached_property
+    def _audiences(self) -> TagStore:
+        return TagStore(self.settings)
+
+    def tag_audience(self, tags: list[str]) -> tuple[list[str], int]:
+        """Member ids carrying any of the tags, from their audience items (16 shards each); items read."""
+        ids: list[str] = []
+        for tag in tags:
+            ids += self._audiences.audience("tag", tag)
+        return list(dict.fromkeys(ids)), len(ids)
+
+    def tier_members(self, tiers: list[str]) -> tuple[list[Member], int]:
+        """Members in any of the tiers, whole from the ByTier index; items read."""
+        members = [m for tier in dict.fromkeys(tiers) for m in self._audiences.tier_members(tier)]
+        return members, len(members)
+
+    # ------------------------------------------------------------------ definitions
     def put_campaign(self, campaign: Campaign) -> None:
         CampaignItem("CAMPAIGNS", f"CAMPAIGN#{campaign.campaign_id}", campaign_id=campaign.campaign_id,
                      definition=campaign.model_dump_json(), created_at=campaign.created_at).save(

@@ -9,9 +9,11 @@ the whole decision is made again from a fresh snapshot.
 from __future__ import annotations
 
 import random
+import re
 import time
+import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Protocol
@@ -41,6 +43,12 @@ from omo2c.orders.model import (
 from omo2c.sources.canonical import CanonicalEvent, EventType
 
 MAX_ATTEMPTS = 12
+TRANSACTION_ITEMS = 100  # DynamoDB's limit on one TransactWriteItems
+TAGS_PER_EVENT = 30  # webhook and rule tags of one event: each is two items (provenance, audience) in the transaction
+TAG_MAX_LENGTH = 40
+# Lower-case ASCII letters and digits, ``:``, ``-``, ``_``, and CJK (ideographs, kana, bopomofo, hangul).
+_SPACES = re.compile(r"\s+")
+_TAG = re.compile(r"[a-z0-9:_\-\u3040-\u30ff\u3100-\u312f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 
 
 class ResolutionFailed(RuntimeError):
@@ -60,6 +68,44 @@ class Snapshot:
     identities: dict[Identifier, IdentityRecord]
     order: OrderRecord | None
     duplicate_events: list[BusEvent] | None = None
+
+
+@dataclass(frozen=True)
+class TagGrant:
+    """A tag the event gives its member, and where it came from (``webhook:<source>``, ``rule:<rule>``)."""
+
+    tag: str
+    source: str
+
+
+def normal_tag(raw: str) -> str | None:
+    """A tag's one spelling, or None when it cannot be a tag: ``VIP ``, ``vip`` and ``ｖｉｐ`` are one tag.
+
+    Here rather than in ``omo2c.tags`` because the resolver needs it and areas depend one way."""
+    text = unicodedata.normalize("NFKC", raw).strip().lower()
+    return text if 0 < len(text) <= TAG_MAX_LENGTH and _TAG.fullmatch(text) else None
+
+
+def event_tags(event: CanonicalEvent, rules: Mapping[str, str]) -> list[TagGrant]:
+    """The webhook's own tags (inner spaces become ``-``), then the purchase rules' (``category:<item category>``
+    → tag), each once, at most :data:`TAGS_PER_EVENT`; what still cannot be a tag is dropped (a webhook cannot be
+    answered 422 from here)."""
+    source = event.source or event.channel.value
+    grants: dict[str, TagGrant] = {}
+    for raw in event.customer.tags:
+        tag = normal_tag(_SPACES.sub("-", raw.strip()))  # a Shopify "VIP Customer" is kept as vip-customer
+        if tag is not None and tag not in grants:
+            grants[tag] = TagGrant(tag, f"webhook:{source}")
+    if rules and event.order is not None and event.type in (EventType.ORDER_CREATED, EventType.ORDER_UPDATED):
+        wanted = {key.strip().lower(): (key, target) for key, target in rules.items()}
+        for item in event.order.items:
+            if not item.category:
+                continue
+            rule = wanted.get(f"category:{item.category.strip().lower()}")
+            tag = normal_tag(rule[1]) if rule else None
+            if rule and tag is not None and tag not in grants:
+                grants[tag] = TagGrant(tag, f"rule:{rule[0]}")
+    return list(grants.values())[:TAGS_PER_EVENT]
 
 
 @dataclass
@@ -103,6 +149,12 @@ class WritePlan:
     merges: list[MergeRecord] = field(default_factory=list)
     publish: list[BusEvent] = field(default_factory=list)
     blocked: list[Identifier] = field(default_factory=list)
+    tags: list[TagGrant] = field(default_factory=list)
+
+    def transaction_items(self) -> int:
+        """How many items the store's one transaction writes for this plan (at most, never fewer)."""
+        return (1 + len(self.members) + len(self.absorbed) + len(self.new_identities) + len(self.repointed)
+                + len(self.identity_updates) + len(self.merges) + (self.order is not None) + 2 * len(self.tags))
 
 
 class MemberStore(Protocol):
@@ -129,6 +181,7 @@ class Policy:
     blocklist: BlockList
     region: str = "TW"
     identifier_member_limit: int = 3
+    tag_rules: Mapping[str, str] = field(default_factory=dict)
 
 
 def extract_identifiers(event: CanonicalEvent, policy: Policy) -> tuple[list[Identifier], list[Identifier]]:
@@ -238,7 +291,9 @@ class Resolver:
 
     def record(self, event: CanonicalEvent, line: LineStatus | None = None) -> Outcome:
         """``line`` is the LINE status the Official Account saw with this event (follow, unfollow)."""
-        identifiers, blocked = extract_identifiers(event, self.policy)
+        policy = self.policy
+        identifiers, blocked = extract_identifiers(event, policy)
+        grants = event_tags(event, policy.tag_rules)
         source = event.source or event.channel.value
         event_key = f"{source}#{event.event_id}"
         order_key = (source, event.order.order_id) if event.order else None
@@ -248,7 +303,7 @@ class Resolver:
             if snap.duplicate_events is not None:
                 return Outcome(member_id=None, duplicate=True, events=snap.duplicate_events)
             try:
-                plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact, line)
+                plan, outcome = self._plan(event, identifiers, blocked, snap, event_key, exact, line, grants)
                 self.store.commit(plan)
                 return outcome
             except Conflict:
@@ -257,7 +312,8 @@ class Resolver:
         raise ResolutionFailed(event_key)
 
     def _plan(self, event: CanonicalEvent, identifiers: list[Identifier], blocked: list[Identifier],
-              snap: Snapshot, event_key: str, exact: bool, line: LineStatus | None) -> tuple[WritePlan, Outcome]:
+              snap: Snapshot, event_key: str, exact: bool, line: LineStatus | None,
+              grants: list[TagGrant]) -> tuple[WritePlan, Outcome]:
         at = event.occurred_epoch_ms()
         plan = WritePlan(event_key=event_key, event_id=event.event_id, at=at)
         records = [snap.identities[i] for i in identifiers if i in snap.identities]
@@ -274,14 +330,16 @@ class Resolver:
         profile = _event_profile(event, at)
         consent = _event_consent(event)
         pos_order = _event_pos_order(event, at)
+        tags = [g.tag for g in grants]
         outcome = Outcome(member_id=None)
         plan.blocked = blocked
 
         if not owners and not identifiers:
             return self._anonymous(event, snap, plan, outcome, at)
+        plan.tags = grants
         if not owners:
             member = Member(member_id=self.new_id(), created_at=at, identifiers=list(identifiers),
-                            profile=profile, consent=consent, tags=list(dict.fromkeys(event.customer.tags)),
+                            profile=profile, consent=consent, tags=list(tags),
                             last_event_at=at, line=line, version=1, first_pos_order=pos_order)
             change = MemberChange(member=member, expected_version=None)
             outcome.member = member
@@ -294,12 +352,12 @@ class Resolver:
         elif len(owners) == 1 and not exact:
             (member_id,) = owners
             member = Member(member_id=member_id, created_at=0, identifiers=fresh, profile=profile,
-                            consent=consent, tags=list(dict.fromkeys(event.customer.tags)), last_event_at=at,
+                            consent=consent, tags=list(tags), last_event_at=at,
                             line=line, first_pos_order=pos_order)
             change = MemberChange(member=member, expected_version=None, fast=True)
             plan.new_identities = [(i, member_id) for i in fresh]
         else:
-            change = self._exact_change(event, owners, fresh, profile, consent, at, plan, outcome)
+            change = self._exact_change(event, owners, fresh, profile, consent, at, plan, outcome, tags)
             change.member.first_pos_order = earliest(change.member.first_pos_order, pos_order)
             if line is not None and at >= change.member.last_event_at:
                 change.member.line = line
@@ -318,6 +376,7 @@ class Resolver:
             if snap.order is None or order != snap.order:
                 plan.publish.append(_order_event(order, member_id, event, plan.order_expected_version + 1))
         plan.members.insert(0, change)
+        _fit_tags(plan, change.member)
         outcome.events = plan.publish
         return plan, outcome
 
@@ -348,7 +407,7 @@ class Resolver:
 
     def _exact_change(self, event: CanonicalEvent, owners: set[str], fresh: list[Identifier],
                       profile: dict[str, ProfileValue], consent: dict[str, bool], at: int,
-                      plan: WritePlan, outcome: Outcome) -> MemberChange:
+                      plan: WritePlan, outcome: Outcome, tags: list[str]) -> MemberChange:
         loaded = self.store.members(owners)
         live = {m.member_id: m for m in loaded.values() if m.live}
         if not live:
@@ -366,7 +425,9 @@ class Resolver:
         else:
             merged.consent = {**consent, **merged.consent}
         merged.profile = merge_profiles(merged.profile, profile)
-        merged.tags = list(dict.fromkeys([*merged.tags, *event.customer.tags]))
+        # Only tags new to the member get provenance: a tag it (or a member it absorbed) has keeps its first one.
+        plan.tags = [g for g in plan.tags if g.tag not in merged.tags]
+        merged.tags = list(dict.fromkeys([*merged.tags, *tags]))
         merged.identifiers = sorted(set(merged.identifiers) | set(fresh))
         merged.last_event_at = max(merged.last_event_at, at)
         plan.new_identities = [(i, survivor.member_id) for i in fresh]
@@ -401,6 +462,17 @@ class Resolver:
         )
 
 
+def _fit_tags(plan: WritePlan, member: Member) -> None:
+    """Keep the transaction within DynamoDB's 100 items: tags that do not fit are left out of this event
+    altogether (the member's set never holds a tag without its provenance and audience items)."""
+    room = max(0, (TRANSACTION_ITEMS - plan.transaction_items() + 2 * len(plan.tags)) // 2)
+    if len(plan.tags) <= room:
+        return
+    dropped = {g.tag for g in plan.tags[room:]}
+    plan.tags = plan.tags[:room]
+    member.tags = [t for t in member.tags if t not in dropped]
+
+
 def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: int) -> tuple[Member, Member]:
     """Undo one recorded merge: the absorbed member comes back with what it brought."""
     moved = set(record.moved_identifiers)
@@ -412,6 +484,8 @@ def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: in
         rfm=survivor.rfm.without(record.absorbed_before.rfm),
         absorbed=[m for m in survivor.absorbed if m != record.absorbed_id
                   and m not in record.absorbed_before.absorbed],
+        # The tags only the absorbed member brought leave with it (the store keeps any the survivor earned since).
+        tags=[t for t in survivor.tags if t in record.survivor_before.tags or t not in record.absorbed_before.tags],
         profile=merge_profiles(record.survivor_before.profile,
                                {k: v for k, v in survivor.profile.items()
                                 if v.at > record.at}),
@@ -423,7 +497,6 @@ def unmerge_plan(record: MergeRecord, survivor: Member, absorbed: Member, at: in
         if survivor.first_pos_order == record.absorbed_before.first_pos_order else survivor.first_pos_order,
     )
     return remaining, restored
-
 
 
 def merge_to_undo(history: list[MergeRecord], merge_id: str | None) -> MergeRecord | None:

@@ -8,7 +8,9 @@ version, so the ingest worker and the LINE webhook never overwrite each other.
 
 from __future__ import annotations
 
+import hashlib
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,13 +35,21 @@ from omo2c.core.settings import Settings
 from omo2c.events import from_stored
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 from omo2c.members.model import NO_ORDER_DAY, FirstPosOrder, LineStatus, Member, ProfileValue, Rfm
-from omo2c.members.resolution import IdentityRecord, MemberChange, MergeRecord, Snapshot, WritePlan
+from omo2c.members.resolution import (
+    TRANSACTION_ITEMS,
+    IdentityRecord,
+    MemberChange,
+    MergeRecord,
+    Snapshot,
+    WritePlan,
+)
 from omo2c.orders.storage import OrderItem, order_from_item, order_item, order_key
 
 EVENT_MARKER_TTL_SECONDS = 90 * 86_400
 MAX_POINTER_HOPS = 16
 ACTIVITY_SHARDS = 8
 ACTIVITY_TZ = timedelta(hours=8)
+AUDIENCE_SHARDS = 16
 
 
 class TagSetAttribute(UnicodeSetAttribute):
@@ -142,12 +152,64 @@ class MergeItem(MembersTableItem):
     survivor_before = MapAttribute(default=dict)
 
 
-MEMBER_MODELS = (MemberItem, IdentityItem, OrderItem, EventItem, MergeItem, BindingHistoryItem)
+class TagItem(MembersTableItem):
+    """pk=MEMBER#<id>, sk=TAG#<tag>: where one of the member's tags came from, and when (the first time).
+
+    Written with the member's ``tags`` set and the tag's audience item, in one transaction."""
+
+    member_id = UnicodeAttribute()
+    tag = UnicodeAttribute()
+    source = UnicodeAttribute()
+    at = NumberAttribute()
+
+
+class AudienceItem(MembersTableItem):
+    """pk=AUDIENCE#tag:<tag>#<shard>, sk=MEMBER#<id>: a tag's members, so a tag segment reads only them.
+
+    Like orders, a merged member's items stay under its own id: reading them follows the merge pointer."""
+
+    member_id = UnicodeAttribute()
+    tag = UnicodeAttribute(null=True)
+
+
+MEMBER_MODELS = (MemberItem, IdentityItem, OrderItem, EventItem, MergeItem, BindingHistoryItem, TagItem,
+                 AudienceItem)
 
 
 def activity_shard(member_id: str) -> str:
     """Spread the campaign activity index over a few partitions, stable per member."""
     return f"A{sum(member_id.encode()) % ACTIVITY_SHARDS}"
+
+
+def audience_shard(member_id: str) -> int:
+    """Audience partitions (tags here, tiers in the ByTier index): 16, stable per member."""
+    return int(hashlib.sha256(member_id.encode()).hexdigest(), 16) % AUDIENCE_SHARDS
+
+
+def tag_key(member_id: str, tag: str) -> tuple[str, str]:
+    return f"MEMBER#{member_id}", f"TAG#{tag}"
+
+
+def audience_key(kind: str, value: str, member_id: str) -> tuple[str, str]:
+    return f"AUDIENCE#{kind}:{value}#{audience_shard(member_id)}", f"MEMBER#{member_id}"
+
+
+def grant_tag(tx: TransactWrite, member_id: str, tag: str, source: str, at: int) -> None:
+    """The tag's provenance (the first source and time are kept) and its audience item; both idempotent."""
+    tx.update(TagItem(*tag_key(member_id, tag)), actions=[
+        TagItem.member_id.set(member_id), TagItem.tag.set(tag),
+        TagItem.source.set(TagItem.source | source), TagItem.at.set(TagItem.at | at)])
+    tx.save(AudienceItem(*audience_key("tag", tag, member_id), member_id=member_id, tag=tag))
+
+
+def drop_tag(tx: TransactWrite, member_id: str, tag: str) -> None:
+    tx.delete(TagItem(*tag_key(member_id, tag)))
+    tx.delete(AudienceItem(*audience_key("tag", tag, member_id)))
+
+
+def tag_items(member_id: str) -> list[TagItem]:
+    """The provenance items under one member id (consistent: a tag just written is there)."""
+    return list(TagItem.query(f"MEMBER#{member_id}", TagItem.sk.startswith("TAG#"), consistent_read=True))
 
 
 def order_day(ms: int) -> str:
@@ -433,6 +495,8 @@ class DynamoMemberStore:
                     tx.save(_merge_item(merge), condition=MergeItem.pk.does_not_exist())
                 if plan.order is not None:
                     self._write_order(tx, plan)
+                for grant in plan.tags:
+                    grant_tag(tx, plan.members[0].member.member_id, grant.tag, grant.source, plan.at)
         except TransactWriteError as exc:
             raise Conflict(str(exc.cause_response_code)) from exc
 
@@ -567,9 +631,14 @@ class DynamoMemberStore:
     def commit_unmerge(self, record: MergeRecord, survivor: Member, absorbed: Member, remaining: Member,
                        restored: Member) -> None:
         """Undo one recorded merge in one transaction, conditioned on both members' versions."""
+        remaining, unindexed = self._unmerge_tags(survivor, remaining, restored)
+        room = (TRANSACTION_ITEMS - 3 - len(record.moved_identifiers)) // 2
+        at = int(time.time() * 1000)
         try:
             with TransactWrite(connection=MemberItem._get_connection().connection) as tx:
                 self._write_member(tx, MemberChange(member=remaining, expected_version=survivor.version))
+                for tag in unindexed[:max(0, room)]:
+                    grant_tag(tx, restored.member_id, tag, "unmerge", at)
                 rfm = restored.rfm
                 actions = [
                     MemberItem.status.set("live"), MemberItem.merged_into.remove(),
@@ -591,6 +660,15 @@ class DynamoMemberStore:
                           actions=[MergeItem.status.set("unmerged")], condition=MergeItem.status == "merged")
         except TransactWriteError as exc:
             raise Conflict(str(exc.cause_response_code)) from exc
+
+    @staticmethod
+    def _unmerge_tags(survivor: Member, remaining: Member, restored: Member) -> tuple[Member, list[str]]:
+        """The survivor also keeps the tags it earned since the merge (their provenance is under its own ids);
+        the restored member's tags whose provenance is gone (removed from the merged member) get it back."""
+        own = {i.tag for m in [remaining.member_id, *remaining.absorbed] for i in tag_items(m)}
+        kept = [t for t in survivor.tags if t in remaining.tags or t in own]
+        restored_own = {i.tag for m in [restored.member_id, *restored.absorbed] for i in tag_items(m)}
+        return replace(remaining, tags=kept), [t for t in restored.tags if t not in restored_own]
 
     # ------------------------------------------------------------------ bindings, LINE status, consent
     def _update(self, member: Member, actions: list[Any]) -> None:
