@@ -49,6 +49,7 @@ class MembersAdmin:
     napl_window_days: int = 90
     region: str = "TW"
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+    loyalty: Callable[[str], dict[str, Any] | None] | None = None
 
     def _details(self, member: Member) -> dict[str, Any]:
         now = self.clock()
@@ -56,6 +57,9 @@ class MembersAdmin:
         active = member.binding is not None and member.binding.is_active(now, self.binding_policy)
         view = member_view(member, merges, now, self.napl_window_days, active)
         view["binding_history"] = self.store.binding_history(member.member_id)
+        if self.loyalty is not None:
+            summary = self.loyalty(member.member_id) or {}
+            view["tier"], view["points"] = summary.get("tier"), summary.get("points")
         return view
 
     def details(self, member_id: str) -> dict[str, Any]:

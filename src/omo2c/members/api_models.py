@@ -82,6 +82,28 @@ class BindingChange(_Shape):
     at: str
 
 
+class NextTier(_Shape):
+    id: str
+    name: str
+    min_spend: str = Field(description="A decimal amount.")
+
+
+class TierSummary(_Shape):
+    id: str
+    name: str
+    since: str | None
+    spend_in_window: str = Field(description="Net spend in the tier window, a decimal amount.")
+    next_tier: NextTier | None
+    amount_to_next: str | None = Field(description="Spend still needed for the next tier; None at the top.")
+    benefits: list[str]
+
+
+class PointsSummary(_Shape):
+    available: int
+    pending: int
+    expiring_soon: int
+
+
 class MemberView(_Shape):
     member_id: str
     status: str
@@ -100,6 +122,8 @@ class MemberView(_Shape):
     merged_members: list[str]
     merges: list[MergeSummary]
     binding_history: list[BindingChange]
+    tier: TierSummary | None = Field(default=None, description="None until the member's first order.")
+    points: PointsSummary | None = None
 
 
 class UnmergeResult(_Shape):

@@ -1,0 +1,1 @@
+"""Tiers and points: the membership programme across POS, web shop and LINE."""
