@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_model", "console"]
+BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_model", "console", "loyalty"]
 TARGETS = {
     "cold_start_ratio.ingest": "≤ 1.5", "cold_start_ratio.attribute": "≤ 1.5",
     "ddb_requests.order_known_member": "≤ 2", "ddb_requests.order_merge": "≤ 4",
     "ddb_requests.line_follow": "≤ 3", "ddb_requests.line_binding": "≤ 3",
     "campaign_read_ratio.10k": "≤ 1.1", "campaign_read_ratio.100k": "≤ 1.1", "line_calls_per_1000": "≤ 2",
     "ddb_requests.customer_message": "≤ 5", "ddb_requests.staff_reply": "≤ 6",
-    "console_first_load_kb": "< 100", "line_sdk_imported.ingest": "False", "line_sdk_imported.attribute": "False",
+    "console_first_load_kb": "< 100", "ddb_requests.order_loyalty": "≤ 2",
+    "campaign_read_ratio.tag_100k": "≤ 1.1", "campaign_read_ratio.tier_100k": "≤ 1.1",
+    "line_sdk_imported.ingest": "False", "line_sdk_imported.attribute": "False",
 }
 
 

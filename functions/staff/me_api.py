@@ -14,6 +14,7 @@ from omo2c.access.model import Principal, Role
 from omo2c.attribution.api_models import Month, StaffStatement
 from omo2c.core.http import CONFLICT, create_app, public_base, respond
 from omo2c.core.observability import logger, metrics
+from omo2c.coupons.api_models import CouponView, IssueCouponIn
 from omo2c.sources.canonical import Id
 from omo2c.workspace.api_models import (
     CustomerDetail,
@@ -34,7 +35,8 @@ app = create_app(validation=True)
 STAFF = (Role.STAFF, Role.MANAGER)
 ROUTES = ("GET /me", "GET /me/qr", "GET /me/customers", "GET /me/customers/{member_id}",
           "GET /me/conversations/{member_id}/messages", "POST /me/conversations/{member_id}/messages",
-          "GET /me/inbox", "POST /me/links", "GET /me/links", "GET /me/statement", "GET /me/kpis")
+          "GET /me/inbox", "POST /me/links", "GET /me/links", "GET /me/statement", "GET /me/kpis",
+          "POST /me/customers/{member_id}/coupons")
 OPEN_TO = dict.fromkeys(ROUTES, STAFF)
 
 MemberPath = Annotated[Id, Path(description="The customer's member id.")]
@@ -81,6 +83,15 @@ def my_customers(q: Annotated[str | None, Query(max_length=40, description="A na
                      "binding history and the conversation. A manager may open any customer of the store.")
 def my_customer(member_id: MemberPath, before: Cursor = None) -> CustomerDetail:
     return _workspace().customer(_caller(), member_id, parse_before(before))
+
+
+@app.post("/me/customers/<member_id>/coupons", summary="Give my customer a coupon",
+          description="A coupon of the template in my name, within my monthly cap; only to my own customers (a "
+                      "manager: the store's). 409 when my cap or the customer's limit for the template is reached.",
+          responses={201: {"description": "The coupon, with its code"},
+                     409: {"description": "My monthly cap or the customer's limit is reached"}})
+def give_coupon(member_id: MemberPath, body: Annotated[IssueCouponIn, Body()]) -> Response[CouponView]:
+    return respond(201, _workspace().give_coupon(_caller(), member_id, body.template_id))
 
 
 @app.get("/me/conversations/<member_id>/messages", summary="The conversation with a customer, newest first")

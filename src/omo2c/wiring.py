@@ -148,14 +148,15 @@ class Services:
         from omo2c.cards.storage import MemberCodeStore
 
         return MemberCards(MemberCodeStore(self.settings), lambda: self.secrets.get("member-code-key"),
-                           self.settings.member_code_ttl_seconds, self.clock)
+                           self.settings.member_code_ttl_seconds, self.clock, members=self.members,
+                           summary=lambda member_id: self.loyalty.summary(member_id))
 
     @cached_property
     def member_tags(self) -> MemberTags:
         from omo2c.tags.service import MemberTags
         from omo2c.tags.storage import TagStore
 
-        return MemberTags(TagStore(self.settings), self.members, self.clock)
+        return MemberTags(TagStore(self.settings), self.members, self.clock, self.binding_policy)
 
     # ------------------------------------------------------------------ access
     @cached_property
@@ -189,7 +190,8 @@ class Services:
         blocklist = BlockList(self.settings.blocked_identifiers, self.settings.default_region)
         return Policy(blocklist=blocklist.with_phones(self.staff_directory.store_phones()),
                       region=self.settings.default_region,
-                      identifier_member_limit=self.settings.identifier_member_limit)
+                      identifier_member_limit=self.settings.identifier_member_limit,
+                      tag_rules=self.settings.tag_rules)
 
     @cached_property
     def binding_policy(self) -> BindingPolicy:
@@ -210,7 +212,8 @@ class Services:
         from omo2c.members.admin import MembersAdmin
 
         return MembersAdmin(self.members, self.publish, self.binding_policy, self.settings.napl_window_days,
-                            self.settings.default_region, self.clock)
+                            self.settings.default_region, self.clock,
+                            loyalty=lambda member_id: self.loyalty.summary(member_id))
 
     @cached_property
     def commission_service(self) -> CommissionService:
@@ -243,7 +246,8 @@ class Services:
             otp_key=self.secrets.get("otp-key"),
             binding_policy=self.binding_policy,
             otp_policy=OtpPolicy(regions=settings.otp_regions, hourly_budget=settings.otp_hourly_budget),
-            conversations=self.conversations, console_link=self.console_link, clock=self.clock)
+            conversations=self.conversations, console_link=self.console_link, clock=self.clock,
+            cards=self.member_cards, card_keywords=settings.member_card_keywords)
 
     def console_link(self, member_id: str, base: str) -> str:
         """Where a staff member opens a customer: the LIFF app inside LINE when there is one, else the page."""
@@ -266,7 +270,8 @@ class Services:
         settings = self.settings
         return StaffWorkspace(self.staff_directory, self.members, member_orders, self.conversations, self.share_links,
                               self.commission_service, self.staff_kpis, self.staff_admin, lambda: self.messenger,
-                              self.binding_policy, settings.napl_window_days, settings.brand_name, self.clock)
+                              self.binding_policy, settings.napl_window_days, settings.brand_name, self.clock,
+                              coupons=self.coupons)
 
     @cached_property
     def campaign_service(self) -> CampaignService:
@@ -278,11 +283,12 @@ class Services:
 
         settings = self.settings
         rules = Rules([tuple(w) for w in settings.quiet_hours], settings.frequency_cap_max, settings.frequency_cap_days,
-                      settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon,
-                      settings.napl_window_days, self.binding_policy)
+                      settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon_template,
+                      settings.napl_window_days, self.binding_policy,
+                      tiers={str(t["id"]): t for t in settings.tiers if t.get("id")})
         return CampaignService(CampaignStore(settings), self.members, self.staff_directory,
                                SendQueue(BatchSender(settings.send_queue_url)), CampaignSchedules(settings),
-                               lambda: self.messenger, lambda: self.sms, rules, self.clock)
+                               lambda: self.messenger, lambda: self.sms, rules, self.clock, coupons=self.coupons)
 
 
 @cache

@@ -33,6 +33,10 @@ def _function_for(sample: dict) -> str | None:
         return template.authorizer
     if "campaign_id" in sample:
         return "CampaignPlannerFunction"
+    if sample.get("source") == "aws.scheduler":  # a schedule the template declares on its function
+        return next((logical_id for logical_id, resource in template.raw["Resources"].items()
+                     if any(e.get("Type") == "ScheduleV2" for e in (resource.get("Properties") or {}).get(
+                         "Events", {}).values())), None)
     return None
 
 

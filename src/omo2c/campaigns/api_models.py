@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from omo2c.campaigns.model import Campaign, CampaignIn, Channel
+from omo2c.coupons.api_models import CouponCounts
 
 __all__ = ["Campaign", "CampaignId", "CampaignIn", "CampaignList", "CampaignReport", "RunIn", "RunPreview",
            "RunStarted"]
@@ -73,3 +74,4 @@ class RunReport(_Shape):
 class CampaignReport(_Shape):
     campaign_id: str
     runs: list[RunReport]
+    coupons: CouponCounts = Field(description="The campaign's own coupon codes (`coupon_template_id`), over every run.")

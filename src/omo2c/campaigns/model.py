@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,7 @@ from pydantic import (
     Field,
     Json,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -49,13 +51,33 @@ class Range(_Strict):
 
 
 class Segment(_Strict):
+    """Every filter given must hold. ``tags``: any of them; ``tags_none``: none of them; ``tiers``: any of them.
+    A segment with ``tags`` or ``tiers`` reads only that audience (its index), the others a day window."""
+
     napl: list[NaplClass] | None = None
     days_since_last_order: Range | None = None
     order_count: Range | None = None
     net_spent: Range | None = None
     tags: list[Annotated[str, StringConstraints(max_length=64)]] | None = None
+    tags_none: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(default=None, max_length=50)
+    tiers: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(default=None,
+                                                                                               max_length=10)
     store_ids: list[Annotated[str, StringConstraints(max_length=64)]] | None = None
     bound: bool | None = None
+
+    @staticmethod
+    def spelling(tag: str) -> str:
+        """The one spelling members carry a tag in (NFKC, trimmed, lower-case, inner spaces as ``-``, as webhook
+        tags are kept), so ``VIP`` finds ``vip`` and ``VIP Customer`` finds ``vip-customer``."""
+        return re.sub(r"\s+", "-", unicodedata.normalize("NFKC", tag).strip().lower())
+
+    @field_validator("tags", "tags_none")
+    @classmethod
+    def _one_spelling(cls, value: list[str] | None) -> list[str] | None:
+        """Nothing is refused here, so a campaign stored before still reads; a tag no member can carry finds none."""
+        if not value:
+            return value
+        return list(dict.fromkeys(cls.spelling(t) for t in value))
 
 
 class FrequencyCap(_Strict):
@@ -73,7 +95,12 @@ class CampaignIn(_Strict):
     conversion_days: int = Field(default=7, ge=1, le=90)
     quiet_hours: list[tuple[str, str]] | None = None
     frequency_cap: FrequencyCap = Field(default_factory=FrequencyCap)
-    coupon: Annotated[str, StringConstraints(max_length=64)] | None = None
+    coupon: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="One fixed code for `{coupon}`, the same for every member; `coupon_template_id` "
+                                  "gives each member their own.")
+    coupon_template_id: Annotated[str, StringConstraints(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")] | None = Field(
+        default=None, description="Each member reached gets a coupon of this template; its code fills `{coupon}`.")
 
     @field_validator("message")
     @classmethod
@@ -83,6 +110,19 @@ class CampaignIn(_Strict):
             if token.group() in ("{", "}"):
                 raise ValueError(f"{_brace_problem(value, token.start())}; placeholders are {_PLACEHOLDER_LIST} "
                                  "exactly, and {{ and }} write literal braces")
+        return value
+
+    @field_validator("coupon_template_id")
+    @classmethod
+    def _coupon_is_shown(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A member's own code is worth issuing only when the message shows it, and it replaces a fixed code."""
+        if value is None:
+            return value
+        if info.data.get("coupon"):
+            raise ValueError("give coupon_template_id or a fixed coupon, not both")
+        message = info.data.get("message")
+        if message is not None and not uses_coupon(message):
+            raise ValueError("the message must show the member's code with {coupon}")
         return value
 
     @field_validator("channels")
@@ -117,6 +157,10 @@ class CampaignIn(_Strict):
             if not HHMM.match(start) or not HHMM.match(end):
                 raise ValueError("quiet hours are [\"HH:MM\", \"HH:MM\"] windows")
         return value
+
+
+def uses_coupon(template: str) -> bool:
+    return any(token.group(1) == "coupon" for token in TEMPLATE_TOKEN.finditer(template))
 
 
 def _brace_problem(template: str, at: int) -> str:

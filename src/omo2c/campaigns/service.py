@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from omo2c.binding.model import BindingPolicy, active
-from omo2c.campaigns.model import Campaign, CampaignIn, SendJob, SendRecord
+from omo2c.campaigns.model import Campaign, CampaignIn, Segment, SendJob, SendRecord
 from omo2c.campaigns.rules import (
     choose_channel,
     day_ranges,
@@ -34,13 +34,18 @@ from omo2c.campaigns.rules import (
 )
 from omo2c.channels.line import LineMessenger, LineRejected
 from omo2c.channels.sms import SmsSender, segments
-from omo2c.core.errors import InvalidEvent, NotFound
-from omo2c.events import BusEvent, MemberBound, MemberCreated, OrderRecorded
+from omo2c.core.errors import InvalidEvent, NotFound, OmoError
+from omo2c.core.observability import logger
+from omo2c.coupons.model import SAMPLE_CODE
+from omo2c.events import BusEvent, MemberBound, MemberCreated, MemberTierChanged, OrderRecorded
 from omo2c.members.model import Member
 
 MULTICAST_LIMIT = 500
 MAX_DELAY_SECONDS = 900
-TRIGGERS = {"welcome_sms": "trigger-welcome-sms", "staff_welcome": "trigger-staff-welcome"}
+TRIGGERS = {"welcome_sms": "trigger-welcome-sms", "staff_welcome": "trigger-staff-welcome",
+            "tier_welcome": "trigger-tier-welcome"}
+# A trigger's channels in order when not only its job's own: a tier welcome goes by LINE, else by SMS.
+TRIGGER_CHANNELS = {"tier_welcome": ["line", "sms"]}
 
 
 class Store(Protocol):
@@ -77,6 +82,23 @@ class Schedules(Protocol):
     def schedule(self, campaign: Campaign) -> None: ...
 
 
+@runtime_checkable
+class Audiences(Protocol):
+    """Tag and tier audiences through their indexes (the campaign store has them; a store without reads days)."""
+
+    def tag_audience(self, tags: list[str]) -> tuple[list[str], int]: ...
+    def tier_members(self, tiers: list[str]) -> tuple[list[Member], int]: ...
+
+
+class Coupons(Protocol):
+    """Coupons for the messages that promise one: each member's own code, issued once per run and member."""
+
+    def issue(self, member_id: str, template_id: str, issued_by: str, campaign_id: str | None = None, *,
+              key: str | None = None) -> dict[str, Any]: ...
+    def template(self, template_id: str) -> Any: ...
+    def campaign_report(self, campaign_id: str) -> dict[str, Any]: ...
+
+
 @dataclass
 class Rules:
     quiet_hours: list[tuple[str, str]]
@@ -84,23 +106,25 @@ class Rules:
     cap_days: int
     brand: str
     sms_price: str
-    welcome_coupon: str
+    welcome_coupon_template: str = ""  # the coupon template of a sign-up's welcome; none: no coupon line
     napl_window: int = 90
     binding: BindingPolicy = field(default_factory=BindingPolicy)
+    tiers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tier id -> its config (name, coupon template)
 
 
 class CampaignService:
     def __init__(self, store: Store, members: Members, names: Names, jobs: Jobs, schedules: Schedules,
                  line: Callable[[], LineMessenger], sms: Callable[[], SmsSender], rules: Rules,
-                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC), coupons: Coupons | None = None) -> None:
         self.store, self.members, self.names, self.jobs, self.schedules = store, members, names, jobs, schedules
-        self.line, self.sms, self.rules, self.clock = line, sms, rules, clock
+        self.line, self.sms, self.rules, self.clock, self.coupons = line, sms, rules, clock, coupons
 
     # ------------------------------------------------------------------ definitions
     def create(self, body: CampaignIn | dict[str, Any]) -> Campaign:
         """A new campaign and its schedule, from a validated definition (or a dict, validated here)."""
         data = CampaignIn.model_validate(body)
         self._fits_channels(data)
+        self._coupon_template_exists(data)
         campaign = Campaign(**data.model_dump(), campaign_id=uuid.uuid4().hex[:16],
                             created_at=self.clock().isoformat())
         self.store.put_campaign(campaign)
@@ -109,11 +133,24 @@ class CampaignService:
 
     def _fits_channels(self, data: CampaignIn) -> None:
         """Refuse a template too long for a channel before any member fills it in (every send would be skipped)."""
-        shortest = render(data.message, name=None, staff_name=None, store_name=None, coupon=data.coupon)
+        shortest = render(data.message, name=None, staff_name=None, store_name=None,
+                          coupon=SAMPLE_CODE if data.coupon_template_id else data.coupon)
         for channel in data.channels:
             if problem := length_problem(shortest, channel, self.rules.brand):
                 raise InvalidEvent(f"message is too long for {channel}",
                                    [{"field": "message", "problem": f"even with every name blank: {problem}"}])
+
+    def _coupon_template_exists(self, data: CampaignIn) -> None:
+        """A campaign promising each member a coupon names a template that exists (else every send would skip)."""
+        if not data.coupon_template_id:
+            return
+        try:
+            if self.coupons is None:
+                raise NotFound("coupons are not available here")
+            self.coupons.template(data.coupon_template_id)
+        except NotFound as exc:
+            raise InvalidEvent("no such coupon template", [{"field": "coupon_template_id",
+                                                            "problem": "no coupon template has this id"}]) from exc
 
     def get(self, campaign_id: str) -> Campaign:
         campaign = self.store.campaign(campaign_id) if len(campaign_id) <= 64 else None
@@ -122,20 +159,21 @@ class CampaignService:
         return campaign
 
     # ------------------------------------------------------------------ planning
-    def _text(self, campaign: Campaign, member: Member) -> str:
-        """Signed by the member's staff member while the binding counts, else by the brand."""
+    def _text(self, campaign: Campaign, member: Member, coupon: str | None = None) -> str:
+        """Signed by the member's staff member while the binding counts, else by the brand. A campaign with a
+        coupon template shows ``coupon`` (the member's own code), or a sample code as long while planning."""
         binding = active(member.binding, self.clock(), self.rules.binding)
         return render(campaign.message, name=member.profile_value("name"),
                       staff_name=(binding and self.names.staff_name(binding.staff_id)) or self.rules.brand,
                       store_name=self.names.store_name(binding.store_id) if binding else None,
-                      coupon=campaign.coupon)
+                      coupon=coupon or (SAMPLE_CODE if campaign.coupon_template_id else campaign.coupon))
 
     def run(self, campaign_id: str, dry_run: bool = False, trigger: str = "manual") -> dict[str, Any]:
         campaign = self.get(campaign_id)
         now = self.clock()
-        members, items_read = self.members.by_last_order_day(day_ranges(campaign.segment, now,
-                                                                        self.rules.napl_window))
-        due = [m for m in members if matches(m, campaign.segment, now, self.rules.napl_window, self.rules.binding)]
+        members, items_read, in_tiers = self.select(campaign.segment, now)
+        due = [m for m in members
+               if matches(m, campaign.segment, now, self.rules.napl_window, self.rules.binding, in_tiers)]
         planned: Counter[str] = Counter()
         skipped: Counter[str] = Counter()
         line_groups: dict[str, list[str]] = defaultdict(list)
@@ -176,6 +214,23 @@ class CampaignService:
                                          "planned": dict(planned), "skipped": dict(skipped)})
         return {**summary, "run_id": run_id, "jobs": len(jobs)}
 
+    def select(self, segment: Segment, now: datetime) -> tuple[list[Member], int, bool]:
+        """The members a segment's index gives, the items read, and whether they came from the tier index.
+
+        ``tiers``: the ByTier index, whole members (``tags`` then filter them); ``tags``: their audience
+        items, then only those members (merged ids lead to the survivor, once); anything else: the day
+        window of the activity index. Never a scan."""
+        audiences = self.store if isinstance(self.store, Audiences) else None
+        if audiences is not None and segment.tiers:
+            members, read = audiences.tier_members(segment.tiers)
+            return list({m.member_id: m for m in members}.values()), read, True
+        if audiences is not None and segment.tags:
+            ids, read = audiences.tag_audience(segment.tags)
+            found = self.members.live_members(ids)
+            return list({m.member_id: m for m in found.values()}.values()), read + len(found), False
+        members, read = self.members.by_last_order_day(day_ranges(segment, now, self.rules.napl_window))
+        return members, read, False
+
     @staticmethod
     def _job(campaign_id: str, run_id: str, channel: str, member_ids: list[str], text: str | None,
              kind: str = "campaign", trigger: str | None = None) -> SendJob:
@@ -198,7 +253,8 @@ class CampaignService:
             return self._defer(job, until, now)
         cap_max = campaign.frequency_cap.max if campaign else self.rules.cap_max
         cap_days = campaign.frequency_cap.days if campaign else self.rules.cap_days
-        channels = campaign.channels if campaign else [job.channel]
+        channels = campaign.channels if campaign else TRIGGER_CHANNELS.get(job.trigger or "", [job.channel])
+        offer = self._coupon_offer(campaign, job)
         members = self.members.live_members(job.member_ids)
         outcome: Counter[str] = Counter()
         ready: list[tuple[Member, SendRecord, str]] = []
@@ -216,9 +272,20 @@ class CampaignService:
                 continue
             elif self.store.recent_sends(member.member_id, (now - timedelta(days=cap_days)).isoformat()) >= cap_max:
                 reason = "frequency_cap"
-            text = "" if reason else job.text or self._personal_text(campaign, job, member)
+            if reason:
+                text = ""
+            elif job.text and not offer:
+                text = job.text
+            else:  # a member's own code is issued below; the planned text only holds a sample as long
+                text = self._personal_text(campaign, job, member, SAMPLE_CODE if offer else None)
             if not reason and length_problem(text, job.channel, self.rules.brand):
                 reason = "message_too_long"  # names changed since planning: skipped, never cut
+            if not reason and offer:
+                code = self._issue_coupon(offer, job, member)
+                if code is None and campaign is not None:
+                    reason = "coupon_unavailable"  # a campaign promising a coupon never goes out without one
+                else:
+                    text = self._personal_text(campaign, job, member, code)
             if reason:
                 record.reason = reason
                 self.store.note_skip(record)
@@ -240,15 +307,50 @@ class CampaignService:
             self._send_sms(ready, outcome)
         return dict(outcome)
 
-    def _personal_text(self, campaign: Campaign | None, job: SendJob, member: Member) -> str:
+    def _personal_text(self, campaign: Campaign | None, job: SendJob, member: Member, coupon: str | None = None) -> str:
+        """The member's text; ``coupon`` is their code (a trigger without one leaves its coupon line out)."""
         if campaign is not None:
-            return self._text(campaign, member)
+            return self._text(campaign, member, coupon)
         binding = active(member.binding, self.clock(), self.rules.binding)
         if job.trigger == "staff_welcome":
             staff = (binding and self.names.staff_name(binding.staff_id)) or "您的專屬服務人員"
             return f"您好，我是{staff}，很高興成為您的專屬服務人員！有任何需要都可以直接在這裡找我。"
-        return (f"歡迎加入{self.rules.brand}會員！下次消費輸入優惠碼 {self.rules.welcome_coupon} 即可折抵，"
-                "回覆 STOP 取消訂閱。")
+        stop = "回覆 STOP 取消訂閱。" if job.channel == "sms" else ""
+        if job.trigger == "tier_welcome":
+            tier = self.rules.tiers.get(job.run_id, {})
+            gift = f"送您一張升級禮優惠券，結帳時出示優惠碼 {coupon} 即可使用。" if coupon else ""
+            return f"恭喜您成為{self.rules.brand}{tier.get('name') or job.run_id}！{gift}感謝您的支持。{stop}"
+        gift = f"下次消費輸入優惠碼 {coupon} 即可折抵，" if coupon else ""
+        return f"歡迎加入{self.rules.brand}會員！{gift}回覆 STOP 取消訂閱。"
+
+    def _coupon_offer(self, campaign: Campaign | None, job: SendJob) -> tuple[str, str, str | None] | None:
+        """The coupon this job's message gives: (template id, issued by, campaign id), or None."""
+        if campaign is not None:
+            template = campaign.coupon_template_id
+            return (template, f"campaign:{campaign.campaign_id}", campaign.campaign_id) if template else None
+        if job.trigger == "welcome_sms" and self.rules.welcome_coupon_template:
+            return self.rules.welcome_coupon_template, "welcome", None
+        if job.trigger == "tier_welcome":
+            template = str(self.rules.tiers.get(job.run_id, {}).get("welcome_coupon_template") or "")
+            return (template, f"tier:{job.run_id}", None) if template else None
+        return None
+
+    def _issue_coupon(self, offer: tuple[str, str, str | None], job: SendJob, member: Member) -> str | None:
+        """The member's code, issued once per (campaign or trigger run, member): a retried job gets the same one.
+        None when it cannot be issued (the member's limit reached, the template gone); DynamoDB refusing is
+        raised, for the queue to retry the job."""
+        if self.coupons is None:
+            return None
+        template_id, issued_by, campaign_id = offer
+        try:
+            return str(self.coupons.issue(member.member_id, template_id, issued_by, campaign_id,
+                                          key=f"{job.campaign_id}:{job.run_id}:{member.member_id}")["code"])
+        except OmoError as error:
+            if error.status == 503:
+                raise
+            logger.warning("no coupon for the message", extra={"campaign_id": job.campaign_id, "reason": error.code,
+                                                               "problem": error.message})
+            return None
 
     def _send_line(self, job: SendJob, ready: list[tuple[Member, SendRecord, str]],
                    outcome: Counter[str]) -> None:
@@ -304,6 +406,12 @@ class CampaignService:
         if isinstance(event, MemberBound) and event.staff_id:
             self.jobs.enqueue([self._trigger_job("staff_welcome", event.staff_id, "line", event.member_id)])
             return "staff welcome queued"
+        if isinstance(event, MemberTierChanged):
+            if event.direction != "up":
+                return "no tier welcome"
+            # One welcome per member and tier: the tier is the run, so a redelivered change sends nothing new.
+            self.jobs.enqueue([self._trigger_job("tier_welcome", event.to_tier, "line", event.member_id)])
+            return "tier welcome queued"
         if isinstance(event, OrderRecorded) and event.event_type == "order.created" and event.member_id:
             return self._convert(event)
         return "ignored"
@@ -344,5 +452,7 @@ class CampaignService:
                 "conversions": len(conversions),
                 "revenue": str(sum((c["revenue"] for c in conversions), Decimal(0))),
             })
-        return {"campaign_id": campaign_id, "runs": runs}
+        coupons = self.coupons.campaign_report(campaign_id) if self.coupons is not None else {
+            "issued": 0, "redeemed": 0, "revenue": "0"}
+        return {"campaign_id": campaign_id, "runs": runs, "coupons": coupons}
 

@@ -45,6 +45,12 @@ class InvalidEvent(OmoError):
     status, code = 422, "invalid"
 
 
+class Gone(OmoError):
+    """It existed and can no longer be used (an expired coupon): unlike a 404, retrying elsewhere will not help."""
+
+    status, code = 410, "gone"
+
+
 class Conflict(OmoError):
     """A concurrent writer changed what a write was based on: read again and retry; 409 at an edge."""
 

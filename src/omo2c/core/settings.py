@@ -67,7 +67,7 @@ class Settings(BaseModel):
     frequency_cap_max: int = 2
     frequency_cap_days: int = 7
     sms_price_per_segment: str = "0.0645"
-    welcome_coupon: str = "WELCOME100"
+    welcome_coupon_template: str = ""  # the coupon template a sign-up's welcome message gives; none: no coupon
     line_login_channel_id: str = "1234567890"
     line_login_jwks_url: str = "https://api.line.me/oauth2/v2.1/certs"
     line_login_issuer: str = "https://access.line.me"
@@ -78,9 +78,10 @@ class Settings(BaseModel):
     link_code_hours: int = 24
     tiers: list[dict[str, Any]] = Field(default_factory=lambda: [
         {"id": "regular", "name": "一般會員", "min_spend": "0", "points_rate": "1", "benefits": []},
-        {"id": "silver", "name": "銀卡", "min_spend": "10000", "points_rate": "1.5", "benefits": ["生日禮"]},
+        {"id": "silver", "name": "銀卡", "min_spend": "10000", "points_rate": "1.5", "benefits": ["生日禮"],
+         "welcome_coupon_template": "silver-welcome"},
         {"id": "gold", "name": "金卡", "min_spend": "30000", "points_rate": "2",
-         "benefits": ["生日禮", "免運"]}])
+         "benefits": ["生日禮", "免運"], "welcome_coupon_template": "gold-welcome"}])
     tier_window: str = "rolling_365"  # or "calendar_year"
     tier_review_downgrades_on_refund: bool = False
     points_per_amount: str = "100"  # points_rate points per this much net spend

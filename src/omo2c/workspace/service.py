@@ -62,6 +62,11 @@ class Kpis(Protocol):
     def month(self, staff_id: str, month: str) -> dict[str, Any]: ...
 
 
+class Coupons(Protocol):
+    def issue(self, member_id: str, template_id: str, issued_by: str, campaign_id: str | None = None, *,
+              key: str | None = None) -> dict[str, Any]: ...
+
+
 class StaffLinks(Protocol):
     def link(self, staff_id: str, caller: Principal = ...) -> dict[str, str]: ...
 
@@ -83,6 +88,7 @@ class StaffWorkspace:
     napl_window_days: int
     brand: str
     clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC)
+    coupons: Coupons | None = None
 
     # ------------------------------------------------------------------ who I am
     def _me(self, caller: Principal) -> Staff:
@@ -216,6 +222,15 @@ class StaffWorkspace:
         if product is not None:
             view["product"] = {**view.get("product", {}), "short_url": short_url}
         return view, True
+
+    def give_coupon(self, caller: Principal, member_id: str, template_id: str) -> dict[str, Any]:
+        """A coupon from me to my own customer (a manager: to any customer of the store), in my name and within my
+        monthly cap (409 once it is reached, or when the customer has the most of this template)."""
+        staff = self._me(caller)
+        member = self._customer(caller, member_id)
+        if self.coupons is None:
+            raise Unavailable("coupons are not available here")
+        return self.coupons.issue(member.member_id, template_id, f"staff:{staff.staff_id}")
 
     def inbox(self, caller: Principal) -> dict[str, Any]:
         """The store's customers with no staff member bound: a manager's to answer."""

@@ -145,7 +145,8 @@ def test_triggered_welcome_sms_once_and_staff_welcome_on_line(notify):
     notify.event(MemberBound(member_id=member_id, staff_id="S001", staff_name="王小明", via="qr",
                              bound_at=datetime.now(tz=UTC), policy_version="test"))
     notify.drain()
-    assert len(notify.sms.sent) == 1 and "WELCOME100" in notify.sms.sent[0][1]
+    assert len(notify.sms.sent) == 1 and "歡迎" in notify.sms.sent[0][1]
+    assert "優惠碼" not in notify.sms.sent[0][1], "no welcome coupon template is configured: no coupon line"
     assert notify.line.pushes and "王小明" in notify.line.pushes[0][1][0]
 
 

@@ -18,10 +18,10 @@ def test_routes_are_unique_and_include_the_public_contracts():
     assert {"POST /webhooks/{source}", "POST /line/webhook", "GET /members"} <= set(keys)
 
 
-def test_only_the_webhooks_share_links_and_the_console_page_are_public():
+def test_only_the_webhooks_share_links_the_console_page_and_the_member_card_image_are_public():
     public = {route.key for route in load().routes if not route.protected}
     assert public == {"POST /webhooks/{source}", "POST /line/webhook", "GET /r/{code}", "GET /console",
-                      "GET /console/{asset}"}
+                      "GET /console/{asset}", "GET /member-card/{code}"}
 
 
 def test_every_consumed_queue_has_a_dead_letter_queue():

@@ -43,8 +43,9 @@ def test_no_secret_values_in_the_template():
 # The secrets under /omo2c/<Stage>/ each function uses; a function may read these and no other.
 SECRETS_USED = {
     "AdminAuthorizerFunction": {"admin-token"},
-    "IngestApiFunction": {"source-secret/*"},  # sources are configuration (WebhookSources)
-    "LineWebhookFunction": {"line-channel-secret", "line-channel-access-token", "otp-key"},
+    "IngestApiFunction": {"source-secret/*", "member-code-key"},  # sources are configuration (WebhookSources)
+    "LineWebhookFunction": {"line-channel-secret", "line-channel-access-token", "otp-key", "member-code-key"},
+    "MemberCardFunction": {"member-code-key"},
     "SendWorkerFunction": {"line-channel-access-token"},
     "StaffConsoleApiFunction": {"line-channel-access-token"},  # replies in LINE
 }

@@ -1,0 +1,1 @@
+"""Coupons: templates, codes issued to members (welcome, tier, campaign, admin, staff), redemptions, reports."""
