@@ -11,7 +11,6 @@ anything else the resolver owns. The ``ByTier`` index (``tier_key`` = ``<tier>#<
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,16 +26,15 @@ from omo2c.core.dynamo import MembersTableItem, batch_get, configure, plain
 from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.loyalty.model import Holding, Lot, LoyaltyAccount, MemberFacts, Redemption, TierMark
-from omo2c.members.storage import member_key
+from omo2c.members.storage import AUDIENCE_SHARDS, audience_shard, member_key
 
-tier_shards = 16
+tier_shards = AUDIENCE_SHARDS
 LOYALTY_SK = "LOYALTY"
 
 
 def tier_key(tier_id: str, member_id: str) -> str:
     """The ``ByTier`` partition of a member: a tier spread over ``tier_shards`` partitions, stable per member."""
-    shard = int(hashlib.sha256(member_id.encode()).hexdigest(), 16) % tier_shards
-    return f"{tier_id}#{shard}"
+    return f"{tier_id}#{audience_shard(member_id)}"
 
 
 def loyalty_key(member_id: str) -> tuple[str, str]:
