@@ -407,7 +407,8 @@ class CampaignService:
             self.jobs.enqueue([self._trigger_job("staff_welcome", event.staff_id, "line", event.member_id)])
             return "staff welcome queued"
         if isinstance(event, MemberTierChanged):
-            if event.direction != "up":
+            if event.direction != "up" or event.to_tier == next(iter(self.rules.tiers), None):
+                # A first order puts a member in the base tier (the first configured): no upgrade to celebrate.
                 return "no tier welcome"
             # One welcome per member and tier: the tier is the run, so a redelivered change sends nothing new.
             self.jobs.enqueue([self._trigger_job("tier_welcome", event.to_tier, "line", event.member_id)])

@@ -191,3 +191,14 @@ def test_staff_give_their_own_customers_coupons_within_their_monthly_cap(stack):
     assert status == 201 and by_manager["issued_by"] == "staff:M01", "a manager: any customer of the store"
     assert give(stack, M01, theirs, tid)[0] == 403
     assert [c["issued_by"] for c in stack.wallet(mine)["coupons"]].count("staff:S001") == 2
+
+
+
+def test_entering_the_base_tier_sends_no_tier_welcome(stack):
+    """The first order puts every member in 一般會員: no upgrade to celebrate, and no send spent of the cap."""
+    member_id = stack.member(36, line=True, sms=True)
+    stack.event(MemberTierChanged(member_id=member_id, from_tier=None, to_tier="regular", direction="up",
+                                  reason="first order", spend_in_window=Decimal(500), order_ref="pos#ST01-9",
+                                  at=datetime.now(tz=UTC)))
+    stack.drain()
+    assert stack.line.pushes == [] and stack.sms.sent == []
