@@ -185,7 +185,20 @@ class LoyaltyStore:
 
     def tier_members(self, tier_id: str) -> Iterator[str]:
         """Members whose member item shows ``tier_id``, shard by shard, from the ``ByTier`` index."""
-        for shard in range(tier_shards):
-            for part in MemberTierPart.by_tier.query(f"{tier_id}#{shard}"):
-                if part.member_id:
-                    yield part.member_id
+        for raw in tier_index(tier_id):
+            yield str(raw["member_id"]["S"])
+
+
+def tier_index(tier_id: str) -> Iterator[dict[str, Any]]:
+    """Every member item of a tier as stored (the index projects ALL), shard by shard: the review reads their
+    ids, campaigns the whole members. Configure :data:`MemberTierPart` first (``LoyaltyStore`` or ``TagStore``)."""
+    connection = MemberTierPart._get_connection()
+    for shard in range(tier_shards):
+        start = None
+        while True:
+            page = connection.query(f"{tier_id}#{shard}", index_name=ByTier.Meta.index_name,
+                                    exclusive_start_key=start)
+            yield from page.get("Items", [])
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break

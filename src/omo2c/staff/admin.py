@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from omo2c.access.model import ADMIN, Principal, Role, require_staff_member, require_store
+from omo2c.access.model import ADMIN, NOT_YOURS, Principal, Role, require_staff_member, require_store
 from omo2c.binding.model import Binding, BindingPolicy, prefilled_message
 from omo2c.core.errors import Conflict, Forbidden, InvalidEvent, NotFound
 from omo2c.events import BusEvent, MemberBound, MemberUnbound
@@ -64,7 +64,7 @@ class StaffAdmin:
         staff = self.directory.staff(staff_id)
         if staff is None:
             if not caller.is_admin:
-                raise Forbidden("this is not yours to see")
+                raise Forbidden(NOT_YOURS)
             raise NotFound("no such staff member")
         require_staff_member(caller, staff.staff_id, staff.store_id)
         return staff

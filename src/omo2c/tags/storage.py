@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from omo2c.core.dynamo import MembersTableItem, configure
+from omo2c.core.dynamo import configure
 from omo2c.core.errors import Conflict, NotFound
 from omo2c.core.settings import Settings
+from omo2c.loyalty.storage import MemberTierPart, tier_index
 from omo2c.members.model import Member
 from omo2c.members.resolution import TRANSACTION_ITEMS, normal_tag
 from omo2c.members.storage import (
@@ -34,28 +33,7 @@ from omo2c.members.storage import (
 )
 from omo2c.tags.model import TagRecord
 
-
-class ByTier(GlobalSecondaryIndex["TieredMemberItem"]):
-    """Members per tier and audience shard (the template's ByTier index, projection ALL)."""
-
-    class Meta:
-        index_name = "ByTier"
-        projection = AllProjection()
-
-    tier_key = UnicodeAttribute(hash_key=True)
-    member_id = UnicodeAttribute(range_key=True)
-
-
-class TieredMemberItem(MembersTableItem):
-    """The member item as the tier index sees it; the loyalty area writes ``tier``/``tier_key``, never this one."""
-
-    member_id = UnicodeAttribute()
-    tier = UnicodeAttribute(null=True)
-    tier_key = UnicodeAttribute(null=True)
-    by_tier = ByTier()
-
-
-TAG_MODELS = (MemberItem, TagItem, AudienceItem, TieredMemberItem)
+TAG_MODELS = (MemberItem, TagItem, AudienceItem, MemberTierPart)
 
 
 def _live_set() -> Any:
@@ -147,28 +125,16 @@ class TagStore:
         if kind == "tag":
             return [i.member_id for i in self._audience_items(value)]
         if kind == "tier":
-            return [str(raw["member_id"]["S"]) for raw in self._tier_raw(value)]
+            return [str(raw["member_id"]["S"]) for raw in tier_index(value)]
         raise ValueError(f"no audience of kind {kind!r}")
 
     def tier_members(self, tier_id: str) -> list[Member]:
         """A tier's members whole, from the index (projection ALL): no second read."""
-        return [member_from_item(MemberItem.from_raw_data(raw)) for raw in self._tier_raw(tier_id)]
+        return [member_from_item(MemberItem.from_raw_data(raw)) for raw in tier_index(tier_id)]
 
     def _audience_items(self, tag: str) -> Iterator[AudienceItem]:
         for shard in range(AUDIENCE_SHARDS):
             yield from AudienceItem.query(f"AUDIENCE#tag:{tag}#{shard}")
-
-    def _tier_raw(self, tier_id: str) -> Iterator[dict[str, Any]]:
-        connection = TieredMemberItem._get_connection()
-        for shard in range(AUDIENCE_SHARDS):
-            start = None
-            while True:
-                page = connection.query(f"{tier_id}#{shard}", index_name=ByTier.Meta.index_name,
-                                        exclusive_start_key=start)
-                yield from page.get("Items", [])
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    break
 
     # ------------------------------------------------------------------ once, for members from before provenance
     def backfill(self, segment: int = 0, total_segments: int = 1) -> tuple[int, int]:
