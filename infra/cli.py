@@ -1,5 +1,6 @@
 """The `omo2c` command: `omo2c local` runs the stack, `omo2c invoke` runs one handler; for `sam local invoke`
-(where Docker exists) `omo2c env-json` writes events/env.json and `omo2c sign` re-signs a webhook sample."""
+(where Docker exists) `omo2c env-json` writes events/env.json and `omo2c sign` re-signs a webhook sample;
+`omo2c rebuild-kpis --month YYYY-MM` recomputes a month's dashboard figures from the stored orders."""
 
 from __future__ import annotations
 
@@ -165,6 +166,30 @@ def invoke(logical_id: str, event_path: str) -> int:
     return 0
 
 
+def rebuild_kpis(month: str, stack: str | None = None) -> int:
+    """`omo2c rebuild-kpis`: against the deployed stack named, else the running `omo2c local`, else the tables the
+    environment names (OMO_MEMBERS_TABLE, AWS_REGION and the usual AWS credentials)."""
+    if stack is not None:
+        import boto3
+
+        resource = boto3.client("cloudformation").describe_stack_resource(StackName=stack,
+                                                                         LogicalResourceId="MembersTable")
+        os.environ["OMO_MEMBERS_TABLE"] = resource["StackResourceDetail"]["PhysicalResourceId"]
+    elif (state := _running_stack()) is not None:
+        os.environ.update(state["env"])
+    from omo2c import wiring
+    from omo2c.core.errors import InvalidEvent
+
+    wiring.reset()
+    try:
+        summary = wiring.production().dashboards.rebuild(month)
+    except InvalidEvent as exc:
+        print(f"cannot rebuild {month!r}: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="omo2c", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     env_json.add_argument("--aws-port", type=int, default=DEFAULT_AWS_PORT)
     env_json.add_argument("--port", type=int, default=3000, help="the local run's gateway port")
     env_json.add_argument("--docker-host", default=DOCKER_HOST, help="this machine's name inside a container")
+    kpis = commands.add_parser(
+        "rebuild-kpis", help="recompute one month's POS sales and spend histograms of the store and staff "
+                             "dashboards from the stored orders (an operator's command: it Scans the members table, "
+                             "filtered to that month's orders; dashboards themselves never scan)")
+    kpis.add_argument("--month", required=True, help="YYYY-MM, in the deployment's time zone (OMO_TIME_ZONE)")
+    kpis.add_argument("--stack", default=None, help="a deployed stack's name (its MembersTable); default: the "
+                                                    "running `omo2c local`, else the environment's OMO_MEMBERS_TABLE")
     args = parser.parse_args(argv)
     if args.command == "local":
         from infra.local import serve
@@ -213,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         base = f"http://{args.docker_host}"
         print(json.dumps(sam_env(f"{base}:{args.aws_port}", f"{base}:{args.port}", secrets), indent=2))
         return 0
+    if args.command == "rebuild-kpis":
+        return rebuild_kpis(args.month, args.stack)
     return invoke(args.function, args.event)
 
 

@@ -17,12 +17,16 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import requests
 
 from omo2c.sources.signatures import omo_signature
+
+TAIPEI = ZoneInfo("Asia/Taipei")
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -50,8 +54,18 @@ class Journey:
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.say = say
         self.http = requests.Session()
+        self.pos_sales: list[tuple[str | None, str, Decimal]] = []  # (store, month in Taipei, net) as posted
 
     def post_signed(self, source: str, event: dict[str, Any]) -> requests.Response:
+        response = self._post_signed(source, event)
+        if source == "pos" and response.status_code == 202 and event.get("type") == "order.created":
+            order = event["order"]
+            month = datetime.fromisoformat(event["occurred_at"]).astimezone(TAIPEI).strftime("%Y-%m")
+            self.pos_sales.append((event.get("store_id"), month, Decimal(str(order["total"])) - Decimal(
+                str(order.get("shipping") or 0))))
+        return response
+
+    def _post_signed(self, source: str, event: dict[str, Any]) -> requests.Response:
         body = json.dumps(event, ensure_ascii=False).encode()
         ts = str(int(time.time()))
         secret = os.environ.get(f"OMO_SOURCE_SECRET_{source.upper()}", f"local-{source}-secret")
@@ -278,6 +292,71 @@ class Journey:
         return webhook_id
 
 
+    def step_email_campaign(self) -> dict[str, Any]:
+        """An e-mail campaign reaches a customer who said yes to e-mail; one click unsubscribes; the next run skips."""
+        event = json.loads((EVENTS / "canonical" / "pos-order-created.json").read_text())
+        event.update(event_id=f"journey-email-{uuid.uuid4().hex[:6]}", occurred_at=datetime.now(tz=UTC).isoformat())
+        event["customer"] = {"phone": "0940-555-666", "email": "chang@example.com", "name": "張小姐",
+                             "consent": {"sms": False, "email": True}}
+        event["order"].update(order_id=f"ST01-email-{uuid.uuid4().hex[:4]}", total=2000, discount=0)
+        if self.post_signed("pos", event).status_code != 202:
+            raise JourneyFailed("the e-mail customer's POS order was refused")
+        self.wait_for("the e-mail customer", lambda: self.admin_get("/members", email="chang@example.com").ok)
+        campaign = self.admin_send("POST", "/campaigns", {
+            "name": "冬季新品 e-mail", "message": "{name} 您好，冬季新品上市了：https://shop.example/winter",
+            "email_subject": "{name}，冬季新品上市", "channels": ["email"], "schedule": "cron(0 10 ? * MON *)",
+            "quiet_hours": [], "segment": {"order_count": {"min": 1}}})
+        cid = campaign["campaign_id"]
+        self.admin_send("POST", f"/campaigns/{cid}/run", {})
+
+        def mailed() -> dict[str, Any] | None:
+            outbox = self.http.get(f"{self.base}/_local/outbox", timeout=10).json()
+            return next((m for m in outbox.get("email", []) if "冬季新品" in m["subject"]), None)
+
+        mail = self.wait_for("the campaign e-mail", mailed)
+        header = mail["headers"]["List-Unsubscribe"]
+        one_click = re.search(r"<(https?://[^>]+/u/[^>]+)>", header).group(1)
+        self.say(f"7. e-mail to {mail['to'][0][:2]}***: 「{mail['subject']}」, List-Unsubscribe {header[:40]}…")
+        answer = self.http.post(one_click, data="List-Unsubscribe=One-Click", timeout=10,
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        member = self.admin_get("/members", email="chang@example.com").json()
+        if answer.status_code != 200 or member["consent"].get("email") is not False:
+            raise JourneyFailed(f"one-click unsubscribe answered {answer.status_code}; consent {member['consent']}")
+        self.say("   one click (RFC 8058) turned e-mail off at once")
+        self.admin_send("POST", f"/campaigns/{cid}/run", {})
+
+        def skipped() -> dict[str, Any] | None:
+            report = self.admin_send("GET", f"/campaigns/{cid}/report")
+            runs = report["runs"]
+            return report if len(runs) == 2 and runs[0]["sent"] and runs[1]["skipped"].get("unsubscribed") else None
+
+        report = self.wait_for("the second run's skip", skipped)
+        first, second = report["runs"]
+        self.say(f"   report: first run sent {first['sent']} e-mail, {first['unsubscribed']} unsubscribed; "
+                 f"next run skipped {second['skipped']}")
+        return {"campaign": campaign, "mail": mail, "report": report, "member": member}
+
+    def step_dashboards(self, store_id: str = "ST01") -> dict[str, Any]:
+        """The store's dashboard adds up to the POS orders the journey sold there, month by month."""
+        month = datetime.now(tz=TAIPEI).strftime("%Y-%m")
+        expected: dict[str, Decimal] = {}
+        for store, sold_in, net in self.pos_sales:
+            if store == store_id:
+                expected[sold_in] = expected.get(sold_in, Decimal(0)) + net
+
+        def caught_up() -> dict[str, Any] | None:
+            kpis = self.admin_send("GET", f"/stores/{store_id}/kpis?month={month}")
+            trend = {t["month"]: Decimal(t["pos"].get("TWD", "0")) for t in kpis["trend"]}
+            wanted = {m: v for m, v in expected.items() if m in trend}
+            return kpis if all(trend[m] == v for m, v in wanted.items()) else None
+
+        kpis = self.wait_for("the store dashboard", caught_up)
+        self.say(f"8. {store_id} in {month}: POS {kpis['sales']['pos']['amount']} in {kpis['sales']['pos']['orders']} "
+                 f"order(s), EC credited {kpis['sales']['ec_credited']['amount']}, members {kpis['members']}, "
+                 f"NAPL {kpis['napl']}, OMO share {kpis['omo_share']['share']}")
+        return {"kpis": kpis, "expected_pos": {m: str(v) for m, v in expected.items()}}
+
+
 def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Play every step that exists so far; raise JourneyFailed on the first step that breaks."""
     journey = Journey(base_url, admin_token, say)
@@ -287,5 +366,8 @@ def play(base_url: str, admin_token: str, say: Callable[[str], None] = print) ->
     statement = journey.step_online_order("mei.lin@example.com", phone)
     campaign = journey.step_campaign()
     chat = journey.step_staff_chat(member)
+    email = journey.step_email_campaign()
+    dashboards = journey.step_dashboards()
     say("Journey done.")
-    return {"pos_member": pos_member, "member": member, "statement": statement, "campaign": campaign, "chat": chat}
+    return {"pos_member": pos_member, "member": member, "statement": statement, "campaign": campaign, "chat": chat,
+            "email": email, "dashboards": dashboards}

@@ -4,7 +4,8 @@ moto's server stands in for DynamoDB, SQS, EventBridge, Scheduler and SNS; every
 created from what template.yaml declares. An HTTP gateway turns requests into HTTP API v2
 events for the handler each route names (behind the template's Lambda authorizer), pollers
 feed each queue to the consumer the template wires, EventBridge rules deliver to their queue
-targets, and a LINE Messaging API stand-in plus the SMS outbox record what would be sent.
+targets (rules naming no bus listen on the default bus, where SES publishes), and a LINE Messaging API
+stand-in plus the SMS and e-mail outboxes (``GET /_local/outbox``) record what would be sent.
 
 The resources and the handlers' environment (with the local secret defaults, each overridable
 by the environment variable of that name) come from :mod:`infra.moto_stack`. With a data dir,
@@ -471,10 +472,11 @@ class LocalRun:
         if path.startswith("line/"):
             return self.line.handle(request, path.removeprefix("line/"))
         if path == "outbox" and request.method == "GET":
-            return _json(200, {"line": list(self.line.calls), "sms": self.sms_outbox()})
+            return _json(200, {"line": list(self.line.calls), "sms": self.sms_outbox(), "email": self.email_outbox()})
         if path == "outbox" and request.method == "DELETE":
             self.line.clear()
             self._sns_backend().sms_messages.clear()
+            self._ses_backend().sent_messages.clear()
             return _json(200, {"cleared": True})
         if path == "health":
             return _json(200, {"status": "ok"})
@@ -497,6 +499,35 @@ class LocalRun:
     def sms_outbox(self) -> list[dict[str, str]]:
         return [{"message_id": message_id, "phone_number": phone, "message": message}
                 for message_id, (phone, message) in list(self._sns_backend().sms_messages.items())]
+
+    @staticmethod
+    def _ses_backend() -> Any:
+        from moto.ses.models import ses_backends
+
+        return ses_backends[ACCOUNT][REGION]
+
+    def email_outbox(self) -> list[dict[str, Any]]:
+        """Every e-mail moto's SES took (SES v2 keeps them there too), read back from its raw MIME."""
+        return [email_view(m.id, m.raw_data) for m in list(self._ses_backend().sent_messages)
+                if hasattr(m, "raw_data")]
+
+
+def email_view(message_id: str, raw: str) -> dict[str, Any]:
+    """One raw message as the outbox shows it: addresses, decoded subject, both parts, the unsubscribe headers."""
+    import email
+    import email.policy
+
+    message = email.message_from_string(raw, policy=email.policy.default)
+
+    def part(subtype: str) -> str | None:
+        found = message.get_body(preferencelist=(subtype,))
+        return found.get_content().replace("\r\n", "\n") if found is not None else None  # type: ignore[attr-defined]
+
+    return {"message_id": message_id, "from": str(message.get("From", "")), "to": str(message.get("To", "")),
+            "subject": str(message.get("Subject", "")),
+            "headers": {name: str(message[name]) if message[name] is not None else None
+                        for name in ("List-Unsubscribe", "List-Unsubscribe-Post")},
+            "text": part("plain"), "html": part("html")}
 
 
 def serve(port: int, journey: bool = False, data_dir: str | Path | None = None, *, aws_port: int | None = None,

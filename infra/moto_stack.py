@@ -11,7 +11,10 @@ pass ``secrets=``): ``OMO_SOURCE_SECRET_POS=local-pos-secret``,
 ``OMO_SOURCE_SECRET_EC=local-ec-secret``, ``OMO_SOURCE_SECRET_SHOPIFY=local-shopify-secret``,
 ``LINE_CHANNEL_SECRET=local-line-channel-secret``,
 ``LINE_CHANNEL_ACCESS_TOKEN=local-line-access-token``, ``OMO_ADMIN_TOKEN=local-admin-token``,
-``OMO_OTP_KEY=local-otp-key``, ``OMO_MEMBER_CODE_KEY=local-member-code-key``.
+``OMO_OTP_KEY=local-otp-key``, ``OMO_MEMBER_CODE_KEY=local-member-code-key``,
+``OMO_UNSUBSCRIBE_KEY=local-unsubscribe-key``.
+The local e-mail sender is ``OMO_EMAIL_FROM="OMO2C 本機 <news@omo2c.local>"`` (overridable the same way;
+empty sends no e-mail), verified in moto's SES with the template's configuration sets.
 """
 
 from __future__ import annotations
@@ -34,12 +37,21 @@ LOCAL_SECRETS = {
     "OMO_ADMIN_TOKEN": "local-admin-token",
     "OMO_OTP_KEY": "local-otp-key",
     "OMO_MEMBER_CODE_KEY": "local-member-code-key",
+    "OMO_UNSUBSCRIBE_KEY": "local-unsubscribe-key",
 }
+LOCAL_EMAIL_FROM = "OMO2C 本機 <news@omo2c.local>"
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:3000"
 
 
-def create_resources(template: Template, names: Names, client: Callable[[str], Any]) -> None:
-    """Tables, queues (dead-letter queues first), buses, rules and schedule groups of the template."""
+def local_email_from() -> str:
+    """The local run's sender: the environment's ``OMO_EMAIL_FROM`` (even empty), else :data:`LOCAL_EMAIL_FROM`."""
+    return os.environ.get("OMO_EMAIL_FROM", LOCAL_EMAIL_FROM)
+
+
+def create_resources(template: Template, names: Names, client: Callable[[str], Any],
+                     email_from: str = LOCAL_EMAIL_FROM) -> None:
+    """Tables, queues (dead-letter queues first), buses, rules (no bus named: the default bus), schedule groups
+    and SES configuration sets of the template, and ``email_from`` verified as an SES identity."""
     dynamodb = client("dynamodb")
     for logical_id, props in template.tables.items():
         kwargs: dict[str, Any] = {"TableName": names.ref(logical_id), "KeySchema": props["KeySchema"],
@@ -64,13 +76,29 @@ def create_resources(template: Template, names: Names, client: Callable[[str], A
     for logical_id in template.buses:
         events.create_event_bus(Name=names.ref(logical_id))
     for rule in template.rules.values():
-        bus = names.ref(rule.bus)
+        bus = names.ref(rule.bus) if rule.bus else "default"
         events.put_rule(Name=rule.logical_id, EventBusName=bus, EventPattern=names.pattern_json(rule))
         events.put_targets(Rule=rule.logical_id, EventBusName=bus, Targets=[
             {"Id": target, "Arn": names.arn(target)} for target in rule.target_queues])
     scheduler = client("scheduler")
     for logical_id in template.schedule_groups:
         scheduler.create_schedule_group(Name=names.ref(logical_id))
+    _create_email(template, names, client, email_from)
+
+
+def _create_email(template: Template, names: Names, client: Callable[[str], Any], email_from: str) -> None:
+    """moto's SES v2: the configuration sets the template declares, and the sender's address verified."""
+    from email.utils import parseaddr
+
+    sesv2 = client("sesv2")
+    for resource in template.raw["Resources"].values():
+        if resource["Type"] == "AWS::SES::ConfigurationSet":
+            name = names.resolve((resource.get("Properties") or {}).get("Name", ""))
+            if name:
+                sesv2.create_configuration_set(ConfigurationSetName=name)
+    address = parseaddr(email_from)[1]
+    if "@" in address:
+        sesv2.create_email_identity(EmailIdentity=address)
 
 
 def _connect(aws_endpoint: str | None) -> dict[str, str]:
@@ -112,6 +140,7 @@ def configure_environment(names: Names, aws_endpoint: str | None = None, gateway
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
     for key, default in LOCAL_SECRETS.items():
         env[key] = os.environ.get(key, default)
+    env["OMO_EMAIL_FROM"] = local_email_from()
     env.update(secrets or {})
     os.environ.update(env)
     reset_services()
@@ -127,7 +156,7 @@ def provision(names: Names, aws_endpoint: str | None = None, gateway_url: str = 
     _connect(aws_endpoint)
     from omo2c.core.aws import client
 
-    create_resources(names.template, names, client)
+    create_resources(names.template, names, client, (secrets or {}).get("OMO_EMAIL_FROM", local_email_from()))
     return configure_environment(names, aws_endpoint, gateway_url, secrets)
 
 

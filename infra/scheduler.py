@@ -1,4 +1,5 @@
-"""The local run's EventBridge Scheduler: fire the schedules stored in moto at their times.
+"""The local run's EventBridge Scheduler: fire the schedules stored in moto, and the template's own
+ScheduleV2 events, at their times.
 
 Schedules are created by the campaigns API exactly as in AWS (in the template's schedule
 group, targeting the planner's ARN); this thread reads them back, evaluates their rate(),
@@ -12,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,6 +133,34 @@ class LocalScheduler(threading.Thread):
                 if due is None or due > now:
                     continue
                 self._fire(detail, key, now)
+                self.next[key] = next_fire(expression, zone, now)
+                fired += 1
+        return fired + self._tick_template(now)
+
+    def _tick_template(self, now: datetime) -> int:
+        """The template's own ScheduleV2 events (the journey runner, the tier review) fire here too, with the
+        event EventBridge Scheduler sends a Lambda target."""
+        fired = 0
+        for logical_id, resource in self.names.template.raw["Resources"].items():
+            for name, source in ((resource.get("Properties") or {}).get("Events") or {}).items():
+                if source.get("Type") != "ScheduleV2":
+                    continue
+                props = source.get("Properties") or {}
+                key = ("template", f"{logical_id}.{name}")
+                expression, zone = props["ScheduleExpression"], props.get("ScheduleExpressionTimezone", "UTC")
+                if key not in self.next:
+                    self.next[key] = next_fire(expression, zone, now)
+                due = self.next[key]
+                if due is None or due > now:
+                    continue
+                self.fired.append((key[0], key[1], now))
+                try:
+                    self.host.invoke(logical_id, {
+                        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                        "source": "aws.scheduler", "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "resources": [f"arn:aws:scheduler:::schedule/default/{logical_id}-{name}"], "detail": {}})
+                except Exception:
+                    log.exception("scheduled invocation of %s failed", logical_id)
                 self.next[key] = next_fire(expression, zone, now)
                 fired += 1
         return fired

@@ -94,7 +94,7 @@ class Queue:
 @dataclass
 class Rule:
     logical_id: str
-    bus: str
+    bus: str | None  # None: the account's default bus (where AWS services such as SES publish)
     pattern: dict[str, Any]
     target_queues: list[str]
 
@@ -172,7 +172,8 @@ def load(path: Path = TEMPLATE) -> Template:
         if resource["Type"] != "AWS::Events::Rule":
             continue
         props = resource["Properties"]
-        rules[logical_id] = Rule(logical_id, _ref_id(props["EventBusName"]), props["EventPattern"],
+        bus = _ref_id(props["EventBusName"]) if props.get("EventBusName") else None
+        rules[logical_id] = Rule(logical_id, bus, props["EventPattern"],
                                  [_ref_id(t["Arn"]) for t in props.get("Targets", [])])
 
     def of(kind: str) -> dict[str, dict[str, Any]]:

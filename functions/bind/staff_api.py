@@ -26,6 +26,8 @@ from omo2c.staff.api_models import (
     StaffIn,
     StaffView,
     StoreIn,
+    StoreList,
+    StoreSummary,
     StoreView,
 )
 
@@ -56,6 +58,13 @@ def _caller() -> Principal:
 def put_staff(staff_id: StaffPath, body: Annotated[StaffIn, Body()]) -> Response[StaffView]:
     view, created = _admin().put_staff(staff_id, body, _caller())
     return respond(201 if created else 200, view)
+
+
+@app.get("/stores", summary="Every store", description="The admin's only: each store's id and name, for pickers.")
+def stores() -> StoreList:
+    services: wiring.Services = app.context["services"]
+    found = services.staff_directory.stores()
+    return StoreList(stores=[StoreSummary(store_id=s.store_id, name=s.name) for _, s in sorted(found.items())])
 
 
 @app.put("/stores/<store_id>", summary="Create or update a store")

@@ -3,6 +3,10 @@
 A fixed allow-list means no part of the request ever reaches the file system. The page names its
 script and styles with a content hash, so a phone keeps them for a year and still sees a new
 release at once; the page itself and ``config.json`` are cached for a minute only.
+
+Staff load the page, ``app.js`` and ``app.css`` only. The 行銷與報表 area's script and styles and the
+vendored chart library (``static/vendor/chartist/``, see its README) are fetched by ``app.js`` when
+that area opens; their hashed URLs ride on the page's ``<script data-…>`` attributes.
 """
 
 from __future__ import annotations
@@ -52,14 +56,19 @@ class Asset:
         return cls(body, TYPES[kind], hashlib.sha256(body.encode()).hexdigest()[:16])
 
 
+# The allow-list: the name in the URL (one path segment, as the route has it) and the file under static/.
+FILES = {"app.js": "app.js", "app.css": "app.css", "marketing.js": "marketing.js", "marketing.css": "marketing.css",
+         "chartist.js": "vendor/chartist/chartist.umd.js", "chartist.css": "vendor/chartist/chartist.css"}
+
+
 def _read() -> dict[str, Asset]:
     """The allow-list, with the page's asset references pinned to the assets' hashes."""
-    script = Asset.of((STATIC / "app.js").read_text(encoding="utf-8"), "js")
-    styles = Asset.of((STATIC / "app.css").read_text(encoding="utf-8"), "css")
-    page = ((STATIC / "index.html").read_text(encoding="utf-8")
-            .replace('"console/app.js"', f'"console/app.js?v={script.version}"')
-            .replace('"console/app.css"', f'"console/app.css?v={styles.version}"'))
-    return {"index.html": Asset.of(page, "html"), "app.js": script, "app.css": styles}
+    assets = {name: Asset.of((STATIC / path).read_text(encoding="utf-8"), path.rsplit(".", 1)[-1])
+              for name, path in FILES.items()}
+    page = (STATIC / "index.html").read_text(encoding="utf-8")
+    for name, found in assets.items():
+        page = page.replace(f'"console/{name}"', f'"console/{name}?v={found.version}"')
+    return {"index.html": Asset.of(page, "html"), **assets}
 
 
 ASSETS = _read()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
-from omo2c.core.errors import NotFound
+from omo2c.core.errors import Conflict, NotFound
 from omo2c.core.observability import logger, metrics
 
 
@@ -18,6 +18,9 @@ def lambda_handler(event: dict, context: LambdaContext, services: wiring.Service
     except NotFound:
         logger.warning("schedule names no campaign", extra={"campaign_id": campaign_id[:64]})
         return {"campaign_id": campaign_id[:64], "skipped": "no such campaign"}
+    except Conflict as held:  # paused or archived since the schedule fired
+        logger.info("campaign not run", extra={"campaign_id": campaign_id, "reason": held.message})
+        return {"campaign_id": campaign_id, "skipped": held.message}
     metrics.add_metric(name="CampaignMembersSelected", unit="Count", value=result["selected"])
     logger.info("campaign planned", extra={"campaign_id": campaign_id, "jobs": result.get("jobs")})
     return result

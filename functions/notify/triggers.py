@@ -1,4 +1,4 @@
-"""Bus events (through NotifyEventsQueue): welcome messages after sign-up, binding and a tier upgrade; conversions."""
+"""Bus events (through NotifyEventsQueue): welcomes, journeys, conversions, and blocks after a LINE message."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from omo2c import wiring
 from omo2c.core.batch import queue_processor
 from omo2c.core.observability import logger, metrics
-from omo2c.events import MemberBound, MemberCreated, MemberTierChanged, OrderRecorded, queued
+from omo2c.events import MemberBound, MemberCreated, MemberLineUnfollowed, MemberTierChanged, OrderRecorded, queued
 
-NotifyEvents = queued(MemberCreated, MemberBound, OrderRecorded, MemberTierChanged)
+NotifyEvents = queued(MemberCreated, MemberBound, OrderRecorded, MemberTierChanged, MemberLineUnfollowed)
 processor = queue_processor(NotifyEvents)
 
 

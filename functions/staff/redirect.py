@@ -1,4 +1,7 @@
-"""GET /r/{code}: a customer opens a staff member's share link; count the click, send them on with the referral.
+"""GET /r/{code}: a customer opens a share link; count the click, send them on with the referral.
+
+A staff member's link carries their referral (``ref``); a campaign's link carries the campaign's ``utm_``
+parameters and credits no staff member.
 
 The route is public and opened in browsers, so every answer that is not the redirect is a small
 HTML page, never JSON.
@@ -34,11 +37,14 @@ def page(status: int, title: str, text: str) -> Response:
                     headers={**PRIVATE, "X-Content-Type-Options": "nosniff"})
 
 
-@app.get("/r/<code>", summary="Open a staff member's share link",
-         description="302 to the product page with `ref=<code>.<share epoch>.<click epoch>` in its query; "
-                     "the click is counted (link previews and crawlers, and the same visitor again within "
-                     "a day, apart). An unknown code is a 404 HTML page.",
-         responses={302: {"description": "To the product page, with the staff member's referral"},
+@app.get("/r/<code>", summary="Open a share link (a staff member's or a campaign's)",
+         description="302 to the product page with `ref=<code>.<share epoch>.<click epoch>` in its query "
+                     "(a campaign's link: `utm_source=omo2c&utm_medium=<channel>&utm_campaign=<campaign id>` "
+                     "instead, unless the page's URL has its own `utm_` parameters); the click is counted "
+                     "(link previews and crawlers, and the same visitor again within a day, apart). An unknown "
+                     "code is a 404 HTML page.",
+         responses={302: {"description": "To the product page, with the staff member's referral or the "
+                                         "campaign's parameters"},
                     404: {"description": "No such link (an HTML page)"}})
 def open_link(code: str):
     services: wiring.Services = app.context["services"]

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, Json, create_model
 MEMBERS_SOURCE = "omo2c.ingest"
 BINDING_SOURCE = "omo2c.bind"
 LOYALTY_SOURCE = "omo2c.loyalty"
+ATTRIBUTION_SOURCE = "omo2c.attribute"
+CAMPAIGNS_SOURCE = "omo2c.notify"
 
 
 class BusEvent(BaseModel):
@@ -156,8 +158,56 @@ class MemberTierChanged(BusEvent):
     at: datetime
 
 
+class MemberLineUnfollowed(BusEvent):
+    """A customer blocked (unfollowed) the Official Account: a campaign sent just before is charged with it."""
+
+    DETAIL_TYPE: ClassVar[str] = "member.line_unfollowed"
+    SOURCE: ClassVar[str] = BINDING_SOURCE
+    member_id: str
+    line_user_id: str
+    at: datetime
+
+
+class CommissionRecorded(BusEvent):
+    """One ledger entry of an order's commission: a sale credited to staff, or an adjustment of it.
+    ``seq`` numbers the order's entries, so (source, order_id, seq) is applied once."""
+
+    DETAIL_TYPE: ClassVar[str] = "commission.recorded"
+    SOURCE: ClassVar[str] = ATTRIBUTION_SOURCE
+    source: str
+    order_id: str
+    seq: int
+    kind: str
+    channel: str
+    staff_id: str | None = None
+    store_id: str | None = None
+    month: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]
+    base: Decimal = Field(description="The sales amount this entry credits (negative when it takes back).")
+    currency: str = "TWD"
+    at: datetime
+
+
+class CampaignConverted(BusEvent):
+    """An order counted as a conversion of the campaign send that last touched the member."""
+
+    DETAIL_TYPE: ClassVar[str] = "campaign.converted"
+    SOURCE: ClassVar[str] = CAMPAIGNS_SOURCE
+    campaign_id: str
+    run_id: str
+    member_id: str
+    channel: str | None = Field(default=None, description="The channel of the send that converted.")
+    source: str
+    order_id: str
+    store_id: str | None = Field(default=None, description="The order's store (POS), else the member's home store.")
+    staff_id: str | None = Field(default=None, description="The member's bound staff member at the order.")
+    revenue: Decimal
+    currency: str = "TWD"
+    at: datetime
+
+
 EVENTS: tuple[type[BusEvent], ...] = (MemberCreated, MemberMerged, MemberUnmerged, MemberBound, MemberUnbound,
-                                      MemberPhoneVerified, OrderRecorded, MemberTierChanged)
+                                      MemberPhoneVerified, OrderRecorded, MemberTierChanged, MemberLineUnfollowed,
+                                      CommissionRecorded, CampaignConverted)
 BY_DETAIL_TYPE: dict[str, type[BusEvent]] = {e.DETAIL_TYPE: e for e in EVENTS}
 
 

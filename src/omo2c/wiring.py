@@ -24,14 +24,18 @@ if TYPE_CHECKING:
     from omo2c.binding.model import BindingPolicy
     from omo2c.campaigns.service import CampaignService
     from omo2c.cards.service import MemberCards
+    from omo2c.channels.email import EmailSender
     from omo2c.channels.line import LineMessenger
     from omo2c.channels.sms import SmsSender
     from omo2c.conversations.service import Conversations
     from omo2c.core.bus import EventPublisher
     from omo2c.coupons.service import Coupons
+    from omo2c.dashboards.service import Dashboards
     from omo2c.line.conversation import LineConversation
     from omo2c.links.service import ShareLinks
     from omo2c.loyalty.service import Loyalty
+    from omo2c.mailing.service import EmailPreferences
+    from omo2c.mailing.tokens import UnsubscribeTokens
     from omo2c.members.admin import MembersAdmin
     from omo2c.members.resolution import Policy, Resolver
     from omo2c.members.storage import DynamoMemberStore
@@ -44,9 +48,10 @@ if TYPE_CHECKING:
 
 class Services:
     def __init__(self, settings: Settings, *, messenger: LineMessenger | None = None, sms: SmsSender | None = None,
-                 publisher: EventPublisher | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 publisher: EventPublisher | None = None, clock: Callable[[], datetime] | None = None,
+                 email: EmailSender | None = None) -> None:
         self.settings = settings
-        self._messenger, self._sms, self._publisher = messenger, sms, publisher
+        self._messenger, self._sms, self._publisher, self._email = messenger, sms, publisher, email
         self.clock = clock or (lambda: datetime.now(tz=UTC))
 
     # ------------------------------------------------------------------ plumbing
@@ -89,6 +94,14 @@ class Services:
 
             self._sms = SnsSmsSender()
         return self._sms
+
+    @property
+    def email(self) -> EmailSender:
+        if self._email is None:
+            from omo2c.channels.email import SesEmailSender
+
+            self._email = SesEmailSender(self.settings.email_from, self.settings.email_configuration_set)
+        return self._email
 
     # ------------------------------------------------------------------ stores
     @cached_property
@@ -157,6 +170,28 @@ class Services:
         from omo2c.tags.storage import TagStore
 
         return MemberTags(TagStore(self.settings), self.members, self.clock, self.binding_policy)
+
+    # ------------------------------------------------------------------ e-mail and dashboards
+    @cached_property
+    def unsubscribe_tokens(self) -> UnsubscribeTokens:
+        from omo2c.mailing.tokens import UnsubscribeTokens
+
+        return UnsubscribeTokens(lambda: self.secrets.get("unsubscribe-key"), self.settings.unsubscribe_token_days,
+                                 self.clock)
+
+    @cached_property
+    def email_preferences(self) -> EmailPreferences:
+        from omo2c.campaigns.storage import CampaignStore
+        from omo2c.mailing.service import EmailPreferences
+
+        return EmailPreferences(self.members, CampaignStore(self.settings), self.unsubscribe_tokens, self.clock)
+
+    @cached_property
+    def dashboards(self) -> Dashboards:
+        from omo2c.dashboards.service import Dashboards
+        from omo2c.dashboards.storage import DashboardStore
+
+        return Dashboards(DashboardStore(self.settings), self.clock)
 
     # ------------------------------------------------------------------ access
     @cached_property
@@ -228,7 +263,8 @@ class Services:
                                  CreditLookups(self.staff_directory, self.members, links=self.share_links),
                                  Rates.from_config(settings.commission_rates),
                                  AttributionPolicy(settings.referral_valid_days, self.binding_policy),
-                                 settings.holding_days, self.clock, interactions=self.members)
+                                 settings.holding_days, self.clock, interactions=self.members,
+                                 publish=self.publish)
 
     @cached_property
     def line_conversation(self) -> LineConversation:
@@ -277,7 +313,7 @@ class Services:
     def campaign_service(self) -> CampaignService:
         from omo2c.campaigns.queue import SendQueue
         from omo2c.campaigns.schedules import CampaignSchedules
-        from omo2c.campaigns.service import CampaignService, Rules
+        from omo2c.campaigns.service import CampaignService, Reach, Rules
         from omo2c.campaigns.storage import CampaignStore
         from omo2c.core.queues import BatchSender
 
@@ -285,10 +321,15 @@ class Services:
         rules = Rules([tuple(w) for w in settings.quiet_hours], settings.frequency_cap_max, settings.frequency_cap_days,
                       settings.brand_name, settings.sms_price_per_segment, settings.welcome_coupon_template,
                       settings.napl_window_days, self.binding_policy,
-                      tiers={str(t["id"]): t for t in settings.tiers if t.get("id")})
+                      tiers={str(t["id"]): t for t in settings.tiers if t.get("id")}, email_from=settings.email_from,
+                      unsubscribe_mailto=settings.unsubscribe_mailto, public_base=settings.public_base_url,
+                      blocked_hours=settings.blocked_window_hours)
+        reach = Reach(email=lambda: self.email, unsubscribe_token=lambda *claim: self.unsubscribe_tokens.issue(*claim),
+                      links=self.share_links, publish=self.publish)
         return CampaignService(CampaignStore(settings), self.members, self.staff_directory,
                                SendQueue(BatchSender(settings.send_queue_url)), CampaignSchedules(settings),
-                               lambda: self.messenger, lambda: self.sms, rules, self.clock, coupons=self.coupons)
+                               lambda: self.messenger, lambda: self.sms, rules, self.clock, coupons=self.coupons,
+                               reach=reach)
 
 
 @cache

@@ -35,6 +35,20 @@ def test_the_journey_from_counter_to_line_to_web_shop(local_stack):
     month = chat["kpis"]["month"]
     credited = local_stack.get(f"/staff/S001/statement?month={month}", headers=local_stack.admin).json()
     assert any(line["rule"] == "referral_code" for line in credited["lines"])
+    email = result["email"]
+    assert email["mail"]["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "mailto:" in email["mail"]["headers"]["List-Unsubscribe"] or "/u/" in email["mail"]["headers"][
+        "List-Unsubscribe"]
+    assert "/r/" in email["mail"]["text"] and "取消訂閱" in email["mail"]["html"]
+    first, second = email["report"]["runs"]
+    assert first["channels"]["email"]["sent"] >= 1 and first["unsubscribed"] == 1
+    assert second["skipped"]["unsubscribed"] == 1 and second["sent"] == first["sent"] - 1
+    dashboards = result["dashboards"]
+    trend = {t["month"]: t["pos"].get("TWD", "0") for t in dashboards["kpis"]["trend"]}
+    for month, amount in dashboards["expected_pos"].items():
+        if month in trend:
+            assert float(trend[month]) == float(amount), (month, trend, dashboards["expected_pos"])
+    assert dashboards["kpis"]["members"]["total"] >= 5 and dashboards["kpis"]["sales"]["ec_credited"]["orders"] >= 1
     assert lines[-1] == "Journey done."
 
 

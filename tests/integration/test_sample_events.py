@@ -33,10 +33,11 @@ def _function_for(sample: dict) -> str | None:
         return template.authorizer
     if "campaign_id" in sample:
         return "CampaignPlannerFunction"
-    if sample.get("source") == "aws.scheduler":  # a schedule the template declares on its function
+    if sample.get("source") == "aws.scheduler":  # a schedule the template declares on its function, by name
+        name = str(sample["resources"][0]).rsplit("/", 1)[-1]
         return next((logical_id for logical_id, resource in template.raw["Resources"].items()
-                     if any(e.get("Type") == "ScheduleV2" for e in (resource.get("Properties") or {}).get(
-                         "Events", {}).values())), None)
+                     if logical_id.startswith(name) and any(e.get("Type") == "ScheduleV2" for e in (
+                         resource.get("Properties") or {}).get("Events", {}).values())), None)
     return None
 
 

@@ -7,11 +7,13 @@
   const TOKEN_KEY = 'omo2c.console.token';
   const DEV_SUB_KEY = 'omo2c.console.devSub';
   const RELOGIN_KEY = 'omo2c.console.relogin';
+  const KEY_KEY = 'omo2c.console.key';  // 行銷與報表 signed in with the admin token or an API key (marketing.js)
+  const MARKETING = /^#\/marketing(?:\/|$)/;
   const NO_ACCESS = '您沒有權限查看這個頁面';
   const EXPIRED = '登入已過期，請重新登入';
   const UNLINKED = '無法登入：這個 LINE 帳號尚未連結員工資料，或登入已失效。請向店長索取連結碼。';
   const S = { config: { liff_id: '', brand: '' }, token: null, me: null, gen: 0, timers: [], q: '',
-    sort: 'last_message', month: '', qrUrl: null };
+    sort: 'last_message', month: '', qrUrl: null, keyMode: false };
   const $ = (sel, root = document) => root.querySelector(sel);
   const view = $('#view');
 
@@ -170,12 +172,20 @@
   // ---------------------------------------------------------------- sign-in
   function setToken(token) { S.token = token; sessionStorage.setItem(TOKEN_KEY, token); }
 
-  function loadScript(src) {
+  function loadScript(src, what = 'LINE 登入元件') {
     return new Promise((resolve, reject) => {
       const script = el('script', { src });
       script.onload = resolve;
-      script.onerror = () => reject(new Error('無法載入 LINE 登入元件'));
+      script.onerror = () => reject(new Error(`無法載入${what}`));
       document.head.append(script);
+    });
+  }
+  function loadStyle(href) {
+    return new Promise((resolve, reject) => {
+      const link = el('link', { rel: 'stylesheet', href });
+      link.onload = resolve;
+      link.onerror = () => reject(new Error('無法載入頁面樣式'));
+      document.head.append(link);
     });
   }
 
@@ -256,6 +266,7 @@
     $('#tabs').hidden = false;
     $('#signout').hidden = false;
     $('#tab-inbox').hidden = S.me.role !== 'manager';
+    $('#tab-marketing').hidden = S.me.role !== 'manager';
     route();
   }
 
@@ -263,6 +274,7 @@
   const ROUTES = [
     [/^#\/qr$/, showQr], [/^#\/customers$/, showCustomers], [/^#\/customers\/([^/]+)$/, showCustomer],
     [/^#\/links$/, showLinks], [/^#\/performance(?:\/(\d{4}-\d{2}))?$/, showPerformance], [/^#\/inbox$/, showInbox],
+    [/^#\/marketing(?:\/(.*))?$/, showMarketing],
   ];
   function stopTimers() { S.timers.forEach(clearInterval); S.timers = []; }
   function mount(node) { view.replaceChildren(node); window.scrollTo(0, 0); }
@@ -274,6 +286,9 @@
   }
 
   async function route() {
+    // 行銷與報表 without a LINE sign-in: the admin token or an API key, pasted in marketing.js's own form.
+    if (!S.keyMode && !S.me && !S.token && MARKETING.test(location.hash)) S.keyMode = true;
+    if (S.keyMode) return keyRoute();
     if (!S.me) return;
     stopTimers();
     const gen = ++S.gen;
@@ -711,10 +726,65 @@
     mount(frag);
   }
 
+  // ---------------------------------------------------------------- 行銷與報表 (managers and admins)
+  /* marketing.js, its styles and the chart library load only when the area opens: staff never fetch them. Their
+   * hashed URLs are on this script's tag. The kit is what the area shares of this file. */
+  const ASSETS = ($('script[data-marketing]') || { dataset: {} }).dataset;
+  let marketingArea;
+  function marketing() {
+    marketingArea ||= Promise.all([loadScript(ASSETS.marketing, '行銷與報表'), loadStyle(ASSETS.marketingCss)])
+      .then(() => window.omo2cMarketing({
+        el, enc, when, fullDate, thisMonth, toast, mount, notice, loadScript, loadStyle, assets: ASSETS,
+        keyMode: () => S.keyMode, me: () => S.me,
+        lineToken: () => (S.token && !tokenExpired(S.token) ? S.token : null),
+        lineSignedOut: () => signedOut(),
+        lineSignIn,
+        reroute: () => route(),
+      }))
+      .catch((error) => { marketingArea = null; throw error; });
+    return marketingArea;
+  }
+
+  async function showMarketing(live, rest) {
+    if (S.me.role !== 'manager') { notice(NO_ACCESS, true); return; }
+    const area = await marketing();
+    if (live()) await area.show(live, rest || '');
+  }
+
+  async function keyRoute() {
+    stopTimers();
+    const gen = ++S.gen;
+    const live = () => gen === S.gen;
+    const match = location.hash.match(/^#\/marketing(?:\/(.*))?$/);
+    if (!match) { location.hash = '#/marketing'; return; }
+    $('#tabs').hidden = true;
+    try {
+      const area = await marketing();
+      if (live()) await area.show(live, match[1] || '');
+    } catch (error) { if (live()) notice(error.message || '發生錯誤，請重新整理頁面', false); }
+  }
+
+  /** From the key form back to LINE: the local stand-in's sign-in, or LINE Login through LIFF. */
+  function lineSignIn() {
+    sessionStorage.removeItem(KEY_KEY);
+    S.keyMode = false;
+    S.gen += 1;
+    history.replaceState(null, '', '#/customers');
+    if (!S.config.liff_id) { showSignIn(); return; }
+    liffSignIn(false).then((token) => { setToken(token); return start(); }).catch((e) => notice(e.message, false));
+  }
+
   // ---------------------------------------------------------------- start
   async function boot() {
     window.addEventListener('hashchange', route);
     $('#signout').addEventListener('click', () => {
+      if (S.keyMode) {
+        stopTimers();
+        S.gen += 1;
+        sessionStorage.removeItem(KEY_KEY);  // marketing.js's, cleared here too in case it never loaded
+        marketing().then((area) => area.signOut()).catch(() => showSignIn());
+        return;
+      }
       sessionStorage.removeItem(TOKEN_KEY);
       if (S.config.liff_id && window.liff && window.liff.isLoggedIn()) {
         window.liff.logout();
@@ -734,6 +804,11 @@
     }
     const saved = sessionStorage.getItem(TOKEN_KEY);
     if (saved && !tokenExpired(saved)) S.token = saved;
+    if (sessionStorage.getItem(KEY_KEY) || (!S.token && MARKETING.test(location.hash))) {
+      S.keyMode = true;
+      route();
+      return;
+    }
     if (!S.token && !S.config.liff_id) { showSignIn(); return; }
     try {
       if (!S.token) setToken(await liffSignIn(false));

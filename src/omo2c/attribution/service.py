@@ -19,7 +19,7 @@ from omo2c.attribution.rules import (
     may_keep_a_binding_alive,
 )
 from omo2c.core.errors import Conflict, Forbidden, InvalidEvent, NotFound
-from omo2c.events import OrderRecorded
+from omo2c.events import BusEvent, CommissionRecorded, OrderRecorded
 from omo2c.members.model import Member
 
 MAX_ATTEMPTS = 8
@@ -49,9 +49,11 @@ class BindingInteractions(Protocol):
 class CommissionService:
     def __init__(self, ledger: LedgerPort, lookups: CreditLookups, rates: Rates, policy: AttributionPolicy,
                  holding_days: int, clock: Callable[[], datetime] = now_utc,
-                 interactions: BindingInteractions | None = None) -> None:
+                 interactions: BindingInteractions | None = None,
+                 publish: Callable[[list[BusEvent]], None] | None = None) -> None:
         self.ledger, self.lookups, self.rates, self.policy = ledger, lookups, rates, policy
         self.holding_days, self.clock, self.interactions = holding_days, clock, interactions
+        self.publish = publish
 
     def record(self, event: OrderRecorded) -> str:
         """Apply one ``order.recorded``; redeliveries and older versions change nothing."""
@@ -61,6 +63,8 @@ class CommissionService:
         for _ in range(MAX_ATTEMPTS):
             previous, entries = self.ledger.load(order.source, order.order_id)
             if previous is not None and previous.applied_version >= order.version:
+                if previous.applied_version == order.version:
+                    self._announce(order, [e for e in entries if e.version == order.version])
                 return "already applied"
             now = self.clock()
             credit = previous.credit if previous else decide_credit(order, self.lookups, self.policy)
@@ -76,8 +80,20 @@ class CommissionService:
                 self.ledger.commit(attribution, previous, entry, len(entries))
             except Conflict:
                 continue
+            self._announce(order, [entry] if entry else [])
             return "entry appended" if entry else "no change"
         raise Conflict(f"{order.source}/{order.order_id} kept changing")
+
+    def _announce(self, order: OrderFacts, entries: list[Entry]) -> None:
+        """One ``commission.recorded`` per entry appended. A redelivery of the version applied last announces
+        that version's entry again, in case the publish was lost: the same entry, which consumers apply once per
+        (source, order_id, seq)."""
+        if self.publish is None or not entries:
+            return
+        self.publish([CommissionRecorded(
+            source=e.source, order_id=e.order_id, seq=e.seq, kind=e.kind, channel=order.channel,
+            staff_id=e.staff_id, store_id=e.store_id, month=e.month, base=e.base, currency=e.currency,
+            at=e.created_at) for e in entries])
 
     def _keep_binding_alive(self, order: OrderFacts, credit: Credit) -> None:
         """The binding's last interaction moves forward to the order's time, never back, so any delivery

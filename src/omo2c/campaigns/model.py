@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -29,7 +29,9 @@ _PLACEHOLDER_LIST = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\([^)]+\)|at\([0-9T:\-]+\))$")
 NaplClass = Literal["new", "active", "passive", "lost", "prospect"]
-Channel = Literal["line", "sms"]
+Channel = Literal["line", "sms", "email"]
+TriggerEvent = Literal["member.created", "member.bound", "member.tier_changed", "order.recorded", "birthday"]
+Status = Literal["active", "paused", "archived"]
 
 
 class _Strict(BaseModel):
@@ -85,12 +87,36 @@ class FrequencyCap(_Strict):
     days: int = Field(default=7, ge=1, le=365)
 
 
+class Trigger(_Strict):
+    """A journey: the campaign answers a member's moment instead of a schedule. ``delay_days`` waits after
+    the moment (sent at ``send_at`` in the campaign's time zone); a birthday is sent on the day, once a year."""
+
+    event: TriggerEvent
+    delay_days: int = Field(default=0, ge=0, le=365)
+    send_at: Annotated[str, StringConstraints(pattern=HHMM.pattern)] = Field(
+        default="10:00", description="Local time of day a delayed or birthday message goes out (HH:MM).")
+    tiers: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=10, description="member.tier_changed only: the tiers entered that count.")
+
+    @model_validator(mode="after")
+    def _fits_event(self) -> Trigger:
+        if self.event == "birthday" and self.delay_days:
+            raise ValueError("a birthday journey is sent on the day: delay_days must be 0")
+        if self.tiers and self.event != "member.tier_changed":
+            raise ValueError("tiers are for the member.tier_changed trigger only")
+        return self
+
+
 class CampaignIn(_Strict):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
     segment: Segment = Field(default_factory=Segment)
     message: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-    channels: list[Channel] = Field(min_length=1, max_length=2)
-    schedule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)]
+    channels: list[Channel] = Field(min_length=1, max_length=3)
+    schedule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = Field(
+        default=None, description="An EventBridge Scheduler expression; give it or `trigger`, not both.")
+    trigger: Trigger | None = Field(default=None, description="A member's moment that sends this campaign.")
+    email_subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)] | None = (
+        Field(default=None, description="The e-mail's subject (placeholders allowed); the campaign's name if none."))
     time_zone: str = "Asia/Taipei"
     conversion_days: int = Field(default=7, ge=1, le=90)
     quiet_hours: list[tuple[str, str]] | None = None
@@ -134,12 +160,26 @@ class CampaignIn(_Strict):
 
     @field_validator("schedule")
     @classmethod
-    def _expression(cls, value: str) -> str:
+    def _expression(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         if not SCHEDULE.match(value):
             raise ValueError("schedule must be rate(...), cron(...) or at(...) as EventBridge Scheduler takes them")
         if value.startswith("cron(") and len(value[5:-1].split()) != 6:
             raise ValueError("cron(...) takes six fields: minutes hours day-of-month month day-of-week year")
         return value
+
+    @field_validator("email_subject")
+    @classmethod
+    def _subject_placeholders(cls, value: str | None) -> str | None:
+        return value if value is None else cls._known_placeholders(value)
+
+    @model_validator(mode="after")
+    def _one_start(self) -> CampaignIn:
+        """A campaign starts by its schedule or by its trigger: exactly one of them."""
+        if (self.schedule is None) == (self.trigger is None):
+            raise ValueError("give a schedule or a trigger (exactly one)")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -189,6 +229,39 @@ class Campaign(CampaignIn):
     model_config = ConfigDict(extra="ignore")
     campaign_id: str
     created_at: str
+    status: Status = "active"
+    updated_at: str | None = None
+    public_base: str = Field(default="", description="Where the API was reached when the campaign was written: "
+                                                     "the base of its click and unsubscribe links.")
+
+    def definition(self) -> dict[str, Any]:
+        """What the marketer wrote (the input shape), for a change to be validated whole."""
+        return self.model_dump(include=set(CampaignIn.model_fields))
+
+
+class CampaignPatch(_Strict):
+    """The fields a marketer may change on a campaign; the result is validated as a whole definition."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)] | None = None
+    message: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
+    segment: Segment | None = None
+    schedule: Annotated[str, StringConstraints(strip_whitespace=True, max_length=128)] | None = None
+    trigger: Trigger | None = None
+    channels: list[Channel] | None = Field(default=None, min_length=1, max_length=3)
+    email_subject: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)] | None = None
+    quiet_hours: list[tuple[str, str]] | None = None
+    frequency_cap: FrequencyCap | None = None
+    conversion_days: int | None = Field(default=None, ge=1, le=90)
+
+    def applied_to(self, campaign: Campaign) -> dict[str, Any]:
+        """The campaign's definition with the fields given here; a schedule given drops the trigger and back."""
+        changes = self.model_dump(exclude_unset=True)
+        definition = {**campaign.definition(), **changes}
+        if "schedule" in changes and "trigger" not in changes:
+            definition["trigger"] = None
+        if "trigger" in changes and "schedule" not in changes:
+            definition["schedule"] = None
+        return definition
 
 
 @dataclass
@@ -205,6 +278,7 @@ class SendRecord:
     job_id: str | None = None
     provider_message_id: str | None = None
     sent_at: str | None = None
+    prior_orders: int | None = None  # the member's orders when the message went out (repurchase rate)
 
 
 class SendJob(BaseModel):

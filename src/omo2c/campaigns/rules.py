@@ -15,6 +15,8 @@ from omo2c.channels.sms import segments
 from omo2c.members.model import NO_ORDER_DAY, Member, home_store
 
 SMS_SEGMENT_LIMIT = 10  # our cap: 10 UCS-2 parts, 670 characters with 【Brand】; bounds cost and carrier reassembly
+EMAIL_TEXT_LIMIT = 100_000
+URL = re.compile(r"https?://[^\s<>\"'（）「」，。、]+")
 
 
 def day_ranges(segment: Segment, now: datetime, napl_window: int = 90) -> list[tuple[str, str]]:
@@ -100,6 +102,21 @@ def render(template: str, *, name: str | None, staff_name: str | None, store_nam
     return TEMPLATE_TOKEN.sub(substitute, template).strip()
 
 
+def links_in(template: str) -> list[str]:
+    """The URLs a message template shows, once each, in order: each becomes a counted link."""
+    return list(dict.fromkeys(m.group().rstrip(".,!?;:)") for m in URL.finditer(template)))
+
+
+def with_links(template: str, short: dict[str, str]) -> str:
+    """The template with each URL replaced by its counted link (URLs without one stay as they are)."""
+    def replace(match: re.Match[str]) -> str:
+        url = match.group()
+        core = url.rstrip(".,!?;:)")
+        return short.get(core, core) + url[len(core):]
+
+    return URL.sub(replace, template) if short else template
+
+
 def sms_text(brand: str, text: str) -> str:
     return f"【{brand}】{text}"
 
@@ -111,6 +128,8 @@ def length_problem(text: str, channel: str, brand: str) -> str | None:
         if units > LINE_TEXT_LIMIT:
             return f"{units:,} characters; a LINE text message holds at most {LINE_TEXT_LIMIT:,}"
         return None
+    if channel == "email":
+        return None if len(text) <= EMAIL_TEXT_LIMIT else f"{len(text):,} characters; at most {EMAIL_TEXT_LIMIT:,}"
     parts = segments(sms_text(brand, text))
     if parts > SMS_SEGMENT_LIMIT:
         return f"{parts} SMS segments with the 【{brand}】 prefix; at most {SMS_SEGMENT_LIMIT} SMS segments"
@@ -124,7 +143,9 @@ class ChannelChoice:
 
 
 def choose_channel(member: Member, channels: list[str], opted_out: bool) -> ChannelChoice:
-    """Consent first: LINE when followed and reachable, else SMS when the member opted in to SMS."""
+    """Consent first, in the campaign's order: LINE when followed and reachable, SMS when the member opted in
+    to SMS, e-mail when they opted in to e-mail at an address that has not bounced. An e-mail consent
+    withdrawn (the unsubscribe link, or a POS saying no) skips as ``unsubscribed``."""
     if opted_out:
         return ChannelChoice(None, "opted_out")
     reasons = []
@@ -140,6 +161,12 @@ def choose_channel(member: Member, channels: list[str], opted_out: bool) -> Chan
             if phone and member.consent.get("sms") is True:
                 return ChannelChoice("sms")
             reasons.append("no_sms_consent" if phone else "no_phone")
+        elif channel == "email":
+            consent = member.consent.get("email")
+            if member.deliverable_email and consent is True:
+                return ChannelChoice("email")
+            reasons.append("no_email" if not member.email else "email_bounced" if not member.deliverable_email
+                           else "unsubscribed" if consent is False else "no_email_consent")
     return ChannelChoice(None, reasons[-1] if reasons else "no_channel")
 
 

@@ -18,27 +18,44 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol, runtime_checkable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from pydantic import ValidationError
 
 from omo2c.binding.model import BindingPolicy, active
-from omo2c.campaigns.model import Campaign, CampaignIn, Segment, SendJob, SendRecord
+from omo2c.campaigns.model import Campaign, CampaignIn, CampaignPatch, Segment, SendJob, SendRecord
 from omo2c.campaigns.rules import (
     choose_channel,
     day_ranges,
     length_problem,
+    links_in,
     matches,
     quiet_until,
     render,
     sms_cost,
     sms_text,
+    with_links,
 )
+from omo2c.channels.email import EmailMessage, EmailRejected, EmailSender, html_document
 from omo2c.channels.line import LineMessenger, LineRejected
 from omo2c.channels.sms import SmsSender, segments
-from omo2c.core.errors import InvalidEvent, NotFound, OmoError
+from omo2c.core.errors import Conflict, InvalidEvent, NotFound, OmoError
 from omo2c.core.observability import logger
 from omo2c.coupons.model import SAMPLE_CODE
-from omo2c.events import BusEvent, MemberBound, MemberCreated, MemberTierChanged, OrderRecorded
-from omo2c.members.model import Member
+from omo2c.events import (
+    BusEvent,
+    CampaignConverted,
+    MemberBound,
+    MemberCreated,
+    MemberLineUnfollowed,
+    MemberTierChanged,
+    OrderRecorded,
+)
+from omo2c.members.model import Member, home_store
+
+if TYPE_CHECKING:
+    from omo2c.campaigns.journeys import Journeys
 
 MULTICAST_LIMIT = 500
 MAX_DELAY_SECONDS = 900
@@ -60,13 +77,19 @@ class Store(Protocol):
     def recent_sends(self, member_id: str, since: str) -> int: ...
     def sends_before(self, member_id: str, since: str, until: str) -> list[SendRecord]: ...
     def add_conversion(self, campaign_id: str, run_id: str, member_id: str, source: str, order_id: str,
-                       revenue: Decimal, currency: str, at: str) -> bool: ...
-    def run_rows(self, campaign_id: str, run_id: str) -> tuple[list[SendRecord], list[dict[str, Any]]]: ...
+                       revenue: Decimal, currency: str, at: str, channel: str | None = None,
+                       repeat: bool = False) -> bool: ...
+    def run_rows(self, campaign_id: str, run_id: str) -> Any: ...
+    def replace_campaign(self, campaign: Campaign) -> None: ...
+    def open_journey_run(self, campaign_id: str, run_id: str, started_at: str, trigger: str) -> None: ...
+    def note_feedback(self, campaign_id: str, run_id: str, member_id: str, kind: str, channel: str,
+                      at: str) -> bool: ...
 
 
 class Members(Protocol):
     def by_last_order_day(self, ranges: list[tuple[str, str]]) -> tuple[list[Member], int]: ...
     def live_members(self, member_ids: list[str]) -> dict[str, Member]: ...
+    def born_on(self, month_day: str) -> tuple[list[Member], int]: ...
 
 
 class Names(Protocol):
@@ -80,6 +103,14 @@ class Jobs(Protocol):
 
 class Schedules(Protocol):
     def schedule(self, campaign: Campaign) -> None: ...
+    def update(self, before: Campaign, after: Campaign) -> None: ...
+
+
+class Links(Protocol):
+    """Counted links: a campaign's URLs go out through the share-link redirect, one link per run and channel."""
+
+    def campaign_link(self, campaign_id: str, run_id: str, channel: str, url: str) -> Any: ...
+    def campaign_counts(self, codes: list[str]) -> dict[str, dict[str, int]]: ...
 
 
 @runtime_checkable
@@ -110,26 +141,79 @@ class Rules:
     napl_window: int = 90
     binding: BindingPolicy = field(default_factory=BindingPolicy)
     tiers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tier id -> its config (name, coupon template)
+    email_from: str = ""  # no sender configured: e-mail members are skipped as email_unavailable
+    unsubscribe_mailto: str = ""
+    public_base: str = ""  # the configured public URL; a campaign keeps the one its API was reached at
+    blocked_hours: int = 48
+
+
+@dataclass
+class Reach:
+    """What sends beyond LINE and SMS need: e-mail, its unsubscribe links, counted links, the bus."""
+
+    email: Callable[[], EmailSender] | None = None
+    unsubscribe_token: Callable[[str, str, str], str] | None = None  # (member, campaign, run) -> token
+    links: Links | None = None
+    publish: Callable[[list[BusEvent]], None] | None = None
 
 
 class CampaignService:
     def __init__(self, store: Store, members: Members, names: Names, jobs: Jobs, schedules: Schedules,
                  line: Callable[[], LineMessenger], sms: Callable[[], SmsSender], rules: Rules,
-                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC), coupons: Coupons | None = None) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC), coupons: Coupons | None = None,
+                 reach: Reach | None = None) -> None:
         self.store, self.members, self.names, self.jobs, self.schedules = store, members, names, jobs, schedules
         self.line, self.sms, self.rules, self.clock, self.coupons = line, sms, rules, clock, coupons
+        self.reach = reach or Reach()
+        self._short: dict[tuple[str, str, str], dict[str, str]] = {}
 
     # ------------------------------------------------------------------ definitions
-    def create(self, body: CampaignIn | dict[str, Any]) -> Campaign:
-        """A new campaign and its schedule, from a validated definition (or a dict, validated here)."""
+    def create(self, body: CampaignIn | dict[str, Any], public_base: str = "") -> Campaign:
+        """A new campaign and its schedule (a journey has none), from a validated definition."""
         data = CampaignIn.model_validate(body)
         self._fits_channels(data)
         self._coupon_template_exists(data)
         campaign = Campaign(**data.model_dump(), campaign_id=uuid.uuid4().hex[:16],
-                            created_at=self.clock().isoformat())
+                            created_at=self.clock().isoformat(), public_base=public_base)
         self.store.put_campaign(campaign)
-        self.schedules.schedule(campaign)
+        if campaign.schedule is not None:
+            self.schedules.schedule(campaign)
         return campaign
+
+    def update(self, campaign_id: str, patch: CampaignPatch, public_base: str = "") -> Campaign:
+        """The campaign with the given fields changed, validated whole; its schedule follows."""
+        campaign = self._changeable(campaign_id)
+        try:
+            data = CampaignIn.model_validate(patch.applied_to(campaign))
+        except ValidationError as exc:
+            raise InvalidEvent("the changed campaign is not valid", [
+                {"field": ".".join(str(p) for p in error["loc"]) or "body", "problem": error["msg"]}
+                for error in exc.errors()]) from exc
+        self._fits_channels(data)
+        self._coupon_template_exists(data)
+        return self._save(campaign, Campaign(**data.model_dump(), campaign_id=campaign.campaign_id,
+                                             created_at=campaign.created_at, status=campaign.status,
+                                             public_base=public_base or campaign.public_base))
+
+    def set_status(self, campaign_id: str, status: str) -> Campaign:
+        """Pause (its schedule disabled, its journey and queued sends held back), resume, or archive (its
+        schedule deleted; its runs and reports stay). An archived campaign changes no more."""
+        campaign = self._changeable(campaign_id)
+        if campaign.status == status:
+            return campaign
+        return self._save(campaign, campaign.model_copy(update={"status": status}))
+
+    def _changeable(self, campaign_id: str) -> Campaign:
+        campaign = self.get(campaign_id)
+        if campaign.status == "archived":
+            raise Conflict("the campaign is archived; its reports stay, it changes no more")
+        return campaign
+
+    def _save(self, before: Campaign, after: Campaign) -> Campaign:
+        after = after.model_copy(update={"updated_at": self.clock().isoformat()})
+        self.store.replace_campaign(after)
+        self.schedules.update(before, after)
+        return after
 
     def _fits_channels(self, data: CampaignIn) -> None:
         """Refuse a template too long for a channel before any member fills it in (every send would be skipped)."""
@@ -159,18 +243,49 @@ class CampaignService:
         return campaign
 
     # ------------------------------------------------------------------ planning
-    def _text(self, campaign: Campaign, member: Member, coupon: str | None = None) -> str:
+    def _text(self, campaign: Campaign, member: Member, coupon: str | None = None, channel: str | None = None,
+              run_id: str | None = None, template: str | None = None) -> str:
         """Signed by the member's staff member while the binding counts, else by the brand. A campaign with a
-        coupon template shows ``coupon`` (the member's own code), or a sample code as long while planning."""
+        coupon template shows ``coupon`` (the member's own code), or a sample code as long while planning.
+        With a run and channel, the message's URLs are the run's counted links."""
         binding = active(member.binding, self.clock(), self.rules.binding)
-        return render(campaign.message, name=member.profile_value("name"),
+        text = template if template is not None else campaign.message
+        if channel and run_id:
+            text = with_links(text, self._links(campaign, run_id, channel))
+        return render(text, name=member.profile_value("name"),
                       staff_name=(binding and self.names.staff_name(binding.staff_id)) or self.rules.brand,
                       store_name=self.names.store_name(binding.store_id) if binding else None,
                       coupon=coupon or (SAMPLE_CODE if campaign.coupon_template_id else campaign.coupon))
 
+    def _base(self, campaign: Campaign) -> str:
+        return (campaign.public_base or self.rules.public_base).rstrip("/")
+
+    def _links(self, campaign: Campaign, run_id: str, channel: str) -> dict[str, str]:
+        """URL -> its counted link for this run and channel, made once per process (creating one is idempotent)."""
+        key = (campaign.campaign_id, run_id, channel)
+        if key not in self._short:
+            base, urls = self._base(campaign), links_in(campaign.message)
+            if self.reach.links is None or not base or not urls:
+                return {}
+            if len(self._short) > 1000:
+                self._short.clear()
+            short = {}
+            for url in urls:
+                try:
+                    short[url] = f"{base}/r/{self.reach.links.campaign_link(*key, url).code}"
+                except InvalidEvent:
+                    continue  # not a link a browser can open through the redirect: sent as written
+            self._short[key] = short
+        return self._short[key]
+
     def run(self, campaign_id: str, dry_run: bool = False, trigger: str = "manual") -> dict[str, Any]:
         campaign = self.get(campaign_id)
+        if not dry_run and campaign.status != "active":
+            raise Conflict(f"the campaign is {campaign.status}")
+        if not dry_run and campaign.trigger is not None:
+            raise Conflict("a journey runs on its trigger, not on demand (a dry run previews it)")
         now = self.clock()
+        run_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         members, items_read, in_tiers = self.select(campaign.segment, now)
         due = [m for m in members
                if matches(m, campaign.segment, now, self.rules.napl_window, self.rules.binding, in_tiers)]
@@ -178,13 +293,14 @@ class CampaignService:
         skipped: Counter[str] = Counter()
         line_groups: dict[str, list[str]] = defaultdict(list)
         sms: list[tuple[Member, str]] = []
+        emails: list[Member] = []
         samples = []
         for member in due:
             choice = choose_channel(member, campaign.channels, member.opted_out)
             if choice.channel is None:
                 skipped[choice.reason or "no_channel"] += 1
                 continue
-            text = self._text(campaign, member)
+            text = self._text(campaign, member, None, None if dry_run else choice.channel, run_id)
             if length_problem(text, choice.channel, self.rules.brand):
                 skipped["message_too_long"] += 1
                 continue
@@ -193,8 +309,10 @@ class CampaignService:
                 samples.append({"member_id": member.member_id, "channel": choice.channel, "text": text})
             if choice.channel == "line":
                 line_groups[text].append(member.member_id)
-            else:
+            elif choice.channel == "sms":
                 sms.append((member, sms_text(self.rules.brand, text)))
+            else:
+                emails.append(member)
         sms_segments = sum(segments(text) for _, text in sms)
         summary = {"campaign_id": campaign_id, "selected": len(due), "items_read": items_read,
                    "members_per_channel": dict(planned), "skipped": dict(skipped),
@@ -202,12 +320,12 @@ class CampaignService:
                                                                                         self.rules.sms_price))}
         if dry_run:
             return {**summary, "dry_run": True, "samples": samples}
-        run_id = f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         jobs = []
         for text, member_ids in line_groups.items():
             for start in range(0, len(member_ids), MULTICAST_LIMIT):
                 jobs.append(self._job(campaign_id, run_id, "line", member_ids[start:start + MULTICAST_LIMIT], text))
         jobs += [self._job(campaign_id, run_id, "sms", [m.member_id], None) for m, _ in sms]
+        jobs += [self._job(campaign_id, run_id, "email", [m.member_id], None) for m in emails]
         self.jobs.enqueue(jobs)
         self.store.put_run(campaign_id, {"run_id": run_id, "started_at": now.isoformat(), "trigger": trigger,
                                          "selected": len(due), "items_read": items_read, "jobs": len(jobs),
@@ -246,6 +364,8 @@ class CampaignService:
         campaign = self.store.campaign(job.campaign_id) if job.kind == "campaign" else None
         if job.kind == "campaign" and campaign is None:
             return {"dropped": len(job.member_ids)}
+        if campaign is not None and campaign.status != "active":
+            return self._held(job, f"campaign_{campaign.status}")
         windows = campaign.quiet_hours if campaign and campaign.quiet_hours is not None else self.rules.quiet_hours
         zone = campaign.time_zone if campaign else "Asia/Taipei"
         until = quiet_until(now, windows, zone)
@@ -258,7 +378,7 @@ class CampaignService:
         members = self.members.live_members(job.member_ids)
         outcome: Counter[str] = Counter()
         ready: list[tuple[Member, SendRecord, str]] = []
-        fallback: list[str] = []
+        fallback: list[tuple[str, str]] = []
         for member_id in job.member_ids:
             member = members.get(member_id)
             record = SendRecord(job.campaign_id, job.run_id, member_id, job.channel, "skipped", job.kind,
@@ -268,8 +388,10 @@ class CampaignService:
             if member is None or choice is None or choice.channel is None:
                 reason = (choice.reason if choice else None) or "member_gone"
             elif choice.channel != job.channel:
-                fallback.append(member_id)
+                fallback.append((member_id, choice.channel))
                 continue
+            elif job.channel == "email" and not self._email_ready(campaign):
+                reason = "email_unavailable"
             elif self.store.recent_sends(member.member_id, (now - timedelta(days=cap_days)).isoformat()) >= cap_max:
                 reason = "frequency_cap"
             if reason:
@@ -292,25 +414,67 @@ class CampaignService:
                 outcome[f"skipped_{reason}"] += 1
                 continue
             claimed = SendRecord(job.campaign_id, job.run_id, member.member_id, job.channel, "sending", job.kind,
-                                 job_id=job.job_id, sent_at=now.isoformat())
+                                 job_id=job.job_id, sent_at=now.isoformat(), prior_orders=member.rfm.order_count)
             if not self.store.claim(claimed):
                 outcome["skipped_duplicate"] += 1
                 continue
             ready.append((member, claimed, text))
         if fallback:
-            self.jobs.enqueue([self._job(job.campaign_id, job.run_id, "sms", [m], None, job.kind, job.trigger)
-                               for m in fallback])
-            outcome["fallback_sms"] += len(fallback)
+            self.jobs.enqueue([self._job(job.campaign_id, job.run_id, channel, [m], None, job.kind, job.trigger)
+                               for m, channel in fallback])
+            for _, channel in fallback:
+                outcome[f"fallback_{channel}"] += 1
         if job.channel == "line":
             self._send_line(job, ready, outcome)
+        elif job.channel == "email" and campaign is not None:
+            self._send_email(job, campaign, ready, outcome)
         else:
             self._send_sms(ready, outcome)
         return dict(outcome)
 
+    def _held(self, job: SendJob, reason: str) -> dict[str, int]:
+        """A paused or archived campaign's queued sends go no further: each member is recorded as skipped."""
+        for member_id in job.member_ids:
+            self.store.note_skip(SendRecord(job.campaign_id, job.run_id, member_id, job.channel, "skipped", job.kind,
+                                            reason, job.job_id))
+        return {f"skipped_{reason}": len(job.member_ids)}
+
+    def _email_ready(self, campaign: Campaign | None) -> bool:
+        """An e-mail needs a sender and a place for its unsubscribe link; without them nothing is sent."""
+        return bool(campaign and self.rules.email_from and self._base(campaign) and self.reach.email
+                    and self.reach.unsubscribe_token)
+
+    def _send_email(self, job: SendJob, campaign: Campaign, ready: list[tuple[Member, SendRecord, str]],
+                    outcome: Counter[str]) -> None:
+        """One e-mail per member, each with its own one-click unsubscribe; a refusal for good fails the member,
+        anything else is raised for the queue to retry (the claimed rows are this job's to claim again)."""
+        if not ready or self.reach.email is None or self.reach.unsubscribe_token is None:
+            return
+        sender, base = self.reach.email(), self._base(campaign)
+        for member, record, text in ready:
+            token = self.reach.unsubscribe_token(member.member_id, job.campaign_id, job.run_id)
+            url = f"{base}/u/{token}"
+            subject = self._text(campaign, member, template=campaign.email_subject or campaign.name)
+            message = EmailMessage(
+                to=member.deliverable_email or "", subject=subject[:150], text=f"{text}\n\n取消訂閱：{url}",
+                html=html_document(text, self.rules.brand, url), unsubscribe_url=url,
+                unsubscribe_mailto=self.rules.unsubscribe_mailto or None,
+                tags={"campaign_id": job.campaign_id, "run_id": job.run_id, "member_id": member.member_id})
+            try:
+                record.provider_message_id = sender.send(message)
+            except EmailRejected:
+                record.status, record.reason = "failed", "email_rejected"
+                self.store.settle(record)
+                outcome["failed"] += 1
+                continue
+            record.status = "sent"
+            self.store.settle(record)
+            outcome["sent"] += 1
+
     def _personal_text(self, campaign: Campaign | None, job: SendJob, member: Member, coupon: str | None = None) -> str:
         """The member's text; ``coupon`` is their code (a trigger without one leaves its coupon line out)."""
         if campaign is not None:
-            return self._text(campaign, member, coupon)
+            return self._text(campaign, member, coupon, job.channel, job.run_id)
         binding = active(member.binding, self.clock(), self.rules.binding)
         if job.trigger == "staff_welcome":
             staff = (binding and self.names.staff_name(binding.staff_id)) or "您的專屬服務人員"
@@ -398,6 +562,22 @@ class CampaignService:
 
     # ------------------------------------------------------------------ triggers and conversions
     def on_event(self, event: BusEvent) -> str:
+        """The built-in welcomes, the journeys the event starts, conversions and blocks."""
+        said = [self._welcome(event)]
+        if isinstance(event, MemberLineUnfollowed):
+            said.append(self._blocked(event))
+        if isinstance(event, OrderRecorded) and event.event_type == "order.created" and event.member_id:
+            said.append(self._convert(event))
+        said += self.journeys.on_event(event)
+        return "; ".join(s for s in said if s) or "ignored"
+
+    @cached_property
+    def journeys(self) -> Journeys:
+        from omo2c.campaigns.journeys import Journeys
+
+        return Journeys(self)
+
+    def _welcome(self, event: BusEvent) -> str:
         if isinstance(event, MemberCreated):
             if event.channel == "pos" and event.consent.get("sms") is True:
                 self.jobs.enqueue([self._trigger_job("welcome_sms", "once", "sms", event.member_id)])
@@ -413,47 +593,67 @@ class CampaignService:
             # One welcome per member and tier: the tier is the run, so a redelivered change sends nothing new.
             self.jobs.enqueue([self._trigger_job("tier_welcome", event.to_tier, "line", event.member_id)])
             return "tier welcome queued"
-        if isinstance(event, OrderRecorded) and event.event_type == "order.created" and event.member_id:
-            return self._convert(event)
-        return "ignored"
+        return ""
 
     def _trigger_job(self, trigger: str, run_id: str, channel: str, member_id: str) -> SendJob:
         return self._job(TRIGGERS[trigger], run_id, channel, [member_id], None, "trigger", trigger)
 
+    def _last_touch(self, member_id: str, until: datetime, within: timedelta | None = None,
+                    channel: str | None = None) -> tuple[SendRecord, Campaign] | None:
+        """The latest campaign message sent to the member before ``until`` (within ``within``, else within its
+        campaign's conversion window), optionally on one channel."""
+        since = until - (within or timedelta(days=90))
+        for send in self.store.sends_before(member_id, since.isoformat(), until.isoformat()):
+            if send.kind != "campaign" or send.status != "sent" or not send.sent_at:
+                continue
+            if channel is not None and send.channel != channel:
+                continue
+            campaign = self.store.campaign(send.campaign_id)
+            window = within or timedelta(days=campaign.conversion_days) if campaign else None
+            if campaign is None or window is None or until - datetime.fromisoformat(send.sent_at) > window:
+                continue
+            return send, campaign
+        return None
+
     def _convert(self, order: OrderRecorded) -> str:
         """Last touch: the latest campaign send within its conversion window before the order."""
         placed = datetime.fromtimestamp((order.placed_at or 0) / 1000, tz=UTC)
-        sends = self.store.sends_before(order.member_id, (placed - timedelta(days=90)).isoformat(), placed.isoformat())
-        for send in sends:
-            if send.kind != "campaign" or send.status != "sent" or not send.sent_at:
-                continue
-            campaign = self.store.campaign(send.campaign_id)
-            if campaign is None or placed - datetime.fromisoformat(send.sent_at) > timedelta(
-                    days=campaign.conversion_days):
-                continue
-            added = self.store.add_conversion(send.campaign_id, send.run_id, send.member_id, order.source,
-                                              order.order_id, order.net_kept, order.currency, placed.isoformat())
-            return "conversion counted" if added else "conversion already counted"
-        return "no campaign touch"
+        touch = self._last_touch(order.member_id, placed)
+        if touch is None:
+            return "no campaign touch"
+        send, _ = touch
+        repeat = bool(send.prior_orders)
+        added = self.store.add_conversion(send.campaign_id, send.run_id, send.member_id, order.source,
+                                          order.order_id, order.net_kept, order.currency, placed.isoformat(),
+                                          send.channel, repeat)
+        if not added:
+            return "conversion already counted"
+        if self.reach.publish is not None:
+            member = self.members.live_members([order.member_id]).get(order.member_id)
+            binding = active(member.binding, placed, self.rules.binding) if member else None
+            self.reach.publish([CampaignConverted(
+                campaign_id=send.campaign_id, run_id=send.run_id, member_id=order.member_id, channel=send.channel,
+                source=order.source, order_id=order.order_id,
+                store_id=order.store_id or (home_store(member, binding) if member else None),
+                staff_id=binding.staff_id if binding else None, revenue=order.net_kept, currency=order.currency,
+                at=placed)])
+        return "conversion counted"
+
+    def _blocked(self, event: MemberLineUnfollowed) -> str:
+        """An unfollow soon after a LINE campaign message is charged to that message's run, once."""
+        touch = self._last_touch(event.member_id, event.at, timedelta(hours=self.rules.blocked_hours), "line")
+        if touch is None:
+            return "no recent LINE message"
+        send, _ = touch
+        counted = self.store.note_feedback(send.campaign_id, send.run_id, send.member_id, "blocked", "line",
+                                           event.at.isoformat())
+        return "block counted" if counted else "block already counted"
 
     # ------------------------------------------------------------------ reporting
     def report(self, campaign_id: str) -> dict[str, Any]:
-        self.get(campaign_id)
-        runs = []
-        for run in sorted(self.store.runs(campaign_id), key=lambda r: r["started_at"]):
-            sends, conversions = self.store.run_rows(campaign_id, run["run_id"])
-            statuses = Counter(s.status for s in sends)
-            skipped = Counter(run["skipped"])
-            skipped.update(s.reason or "unknown" for s in sends if s.status == "skipped")
-            runs.append({
-                "run_id": run["run_id"], "started_at": run["started_at"], "trigger": run["trigger"],
-                "selected": run["selected"], "sent": statuses["sent"], "sending": statuses["sending"],
-                "failed": statuses["failed"], "skipped": dict(skipped),
-                "sent_by_channel": dict(Counter(s.channel for s in sends if s.status == "sent")),
-                "conversions": len(conversions),
-                "revenue": str(sum((c["revenue"] for c in conversions), Decimal(0))),
-            })
+        from omo2c.campaigns.reports import campaign_report
+
+        campaign = self.get(campaign_id)
         coupons = self.coupons.campaign_report(campaign_id) if self.coupons is not None else {
             "issued": 0, "redeemed": 0, "revenue": "0"}
-        return {"campaign_id": campaign_id, "runs": runs, "coupons": coupons}
-
+        return campaign_report(campaign, self.store, self.reach.links, coupons)

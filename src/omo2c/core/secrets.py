@@ -14,6 +14,7 @@ _ENV_NAMES = {
     "line-channel-access-token": "LINE_CHANNEL_ACCESS_TOKEN",
     "otp-key": "OMO_OTP_KEY",
     "member-code-key": "OMO_MEMBER_CODE_KEY",
+    "unsubscribe-key": "OMO_UNSUBSCRIBE_KEY",
 }
 
 

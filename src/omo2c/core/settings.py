@@ -91,6 +91,11 @@ class Settings(BaseModel):
     member_card_keywords: tuple[str, ...] = ("會員卡",)
     tag_rules: dict[str, str] = Field(default_factory=dict)  # "category:<item category>" -> tag
     staff_coupon_monthly_cap: int = 20
+    email_from: str = ""  # a verified SES identity, e.g. "Brand <news@brand.tw>"; empty: no e-mail is sent
+    email_configuration_set: str = ""  # SES configuration set publishing bounces and complaints to EventBridge
+    unsubscribe_mailto: str = ""  # the List-Unsubscribe mailto address
+    unsubscribe_token_days: int = 400
+    blocked_window_hours: int = 48  # an unfollow this soon after a LINE send counts against that send
 
     @field_validator("webhook_sources", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from omo2c.channels.sms import SmsSender
 from omo2c.core.errors import Conflict
 from omo2c.core.observability import metrics
 from omo2c.core.privacy import mask_phone
-from omo2c.events import BusEvent, MemberBound, MemberPhoneVerified, MemberUnbound
+from omo2c.events import BusEvent, MemberBound, MemberLineUnfollowed, MemberPhoneVerified, MemberUnbound
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize_phone
 from omo2c.identity.verification import OtpPolicy, PendingCode, code_hash, looks_like_code, matches, new_code
 from omo2c.line.storage import ScanContext
@@ -118,8 +118,11 @@ class LineConversation:
         if kind == "unfollow":
             found = self.members.find_by_identifier(Identifier(IdentifierKind.LINE_USER, user_id))
             if found:
-                status = LineStatus(user_id, False, self.clock().isoformat())
+                at = self.clock()
+                status = LineStatus(user_id, False, at.isoformat())
                 self._retry(found, lambda m: self.members.set_line(m, status))
+                # a block soon after a campaign message is charged to it (the notify consumer decides)
+                self.publish([MemberLineUnfollowed(member_id=found.member_id, line_user_id=user_id, at=at)])
             return "unfollowed"
         if kind == "postback":
             data = parse_qs(str((event.get("postback") or {}).get("data", "")))

@@ -5,6 +5,10 @@ of a staff QR code (10 characters, and ``#`` + 10 in a LINE binding message), of
 code (6 digits) or of a phone number, so a link code pasted into LINE is taken for none of them.
 The referral a click carries is ``<code>.<share epoch>.<click epoch>``, the form
 :func:`omo2c.attribution.rules.parse_referral` reads: validity then counts from the click.
+
+A campaign link is a share link of no staff member: its code is derived from the campaign, the run,
+the channel and the URL (the same message gets the same link), and a click on it carries the
+campaign's ``utm_`` parameters instead of a staff referral.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import json
 import re
 import secrets
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import unquote_plus, urlsplit, urlunsplit
+from itertools import count
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from omo2c.core.errors import InvalidEvent
 from omo2c.staff.model import CODE_ALPHABET
@@ -26,6 +32,7 @@ LINK_CODE = re.compile(rf"^(?=.*[a-z])[{CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}}$")
 MAX_URL_LENGTH = 2048
 REFERRAL_PARAMETER = "ref"
 REPEAT_WINDOW_SECONDS = 24 * 3600
+UTM_SOURCE = "omo2c"
 
 _BOT_AGENT = re.compile(
     r"(?<!cu)bot\b|crawl|spider|slurp|preview|facebookexternalhit|facebot|meta-externalagent|whatsapp|"
@@ -34,13 +41,27 @@ _BOT_AGENT = re.compile(
 
 @dataclass(frozen=True)
 class ShareLink:
+    """A staff member's link (``staff_id``), or a campaign's (``campaign_id``, ``run_id``, ``channel``; no staff)."""
+
     code: str
-    staff_id: str
+    staff_id: str | None
     url: str
     created_at: datetime
     clicks: int | None = None
     bot_clicks: int | None = None
     repeat_clicks: int | None = None
+    campaign_id: str | None = None
+    run_id: str | None = None
+    channel: str | None = None
+
+    @property
+    def is_campaign(self) -> bool:
+        return self.campaign_id is not None
+
+    def same_target(self, other: ShareLink) -> bool:
+        """Both links open the same URL for the same staff member or the same campaign message."""
+        return ((self.staff_id, self.campaign_id, self.run_id, self.channel, self.url)
+                == (other.staff_id, other.campaign_id, other.run_id, other.channel, other.url))
 
 
 def new_link_code() -> str:
@@ -54,6 +75,21 @@ def new_link_code() -> str:
 def is_link_code(text: str) -> bool:
     """Checked before any read: junk in a public URL never reaches the table."""
     return bool(LINK_CODE.fullmatch(text))
+
+
+def campaign_link_codes(campaign_id: str, run_id: str, channel: str, url: str) -> Iterator[str]:
+    """The codes a campaign message's link may have, in the order they are tried: the same four values always
+    give the same codes (a SHA-256 digest read in the code alphabet), each a valid link code."""
+    for salt in count():
+        digest = hashlib.sha256(json.dumps([campaign_id, run_id, channel, url, salt]).encode()).digest()
+        number = int.from_bytes(digest, "big")
+        chars = []
+        for _ in range(LINK_CODE_LENGTH):
+            number, index = divmod(number, len(CODE_ALPHABET))
+            chars.append(CODE_ALPHABET[index])
+        code = "".join(chars)
+        if is_link_code(code):  # an all-digit draw (about 1 in 50,000) is skipped
+            yield code
 
 
 def _bad_url(problem: str) -> InvalidEvent:
@@ -96,6 +132,22 @@ def with_referral(url: str, code: str, shared_at: datetime, clicked_at: datetime
     kept = [p for p in parts.query.split("&") if p and unquote_plus(p.split("=", 1)[0]) != REFERRAL_PARAMETER]
     query = "&".join([*kept, f"{REFERRAL_PARAMETER}={referral(code, shared_at, clicked_at)}"])
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def with_campaign(url: str, campaign_id: str, channel: str) -> str:
+    """The URL with ``utm_source=omo2c&utm_medium=<channel>&utm_campaign=<campaign id>`` appended, its own
+    parameters and fragment kept byte for byte; a URL that already names any ``utm_`` parameter keeps its own.
+    A ``ref`` in the URL is dropped: a campaign link never carries a staff referral."""
+    parts = urlsplit(url)
+    params = [p for p in parts.query.split("&") if p]
+    names = [unquote_plus(p.split("=", 1)[0]) for p in params]
+    kept = [p for p, name in zip(params, names, strict=True) if name != REFERRAL_PARAMETER]
+    if not any(name.lower().startswith("utm_") for name in names):
+        kept += [f"utm_source={UTM_SOURCE}", f"utm_medium={quote(channel, safe='')}",
+                 f"utm_campaign={quote(campaign_id, safe='')}"]
+    if kept == params:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), parts.fragment))
 
 
 def is_bot(user_agent: str | None) -> bool:

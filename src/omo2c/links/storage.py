@@ -1,8 +1,9 @@
 """Share links, their per-staff listing and their click counters in the members table.
 
-Every counter is added in the same transaction as the fact it counts: a visitor's first click
-writes the visitor's marker, so the same request retried finds the marker and counts a repeat,
-never a second click.
+A campaign link is the link item alone (no staff listing, no staff month counters). Every counter
+is added in the same transaction as the fact it counts: a visitor's first click writes the
+visitor's marker, so the same request retried finds the marker and counts a repeat, never a
+second click.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from omo2c.core.dynamo import MembersTableItem, configure
@@ -25,10 +26,14 @@ CONFLICT_RETRIES = 3
 
 
 class ShareLinkItem(MembersTableItem):
-    """pk=LINK#<code>, sk=LINK: where a code opens, for whom, and how often it was opened."""
+    """pk=LINK#<code>, sk=LINK: where a code opens, for whom (a staff member, or a campaign run's message on a
+    channel), and how often it was opened."""
 
     code = UnicodeAttribute()
-    staff_id = UnicodeAttribute()
+    staff_id = UnicodeAttribute(null=True)
+    campaign_id = UnicodeAttribute(null=True)
+    run_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
     url = UnicodeAttribute()
     created_at = NumberAttribute()
     clicks = NumberAttribute(default=0)
@@ -55,6 +60,7 @@ class LinkClickItem(MembersTableItem):
 
 
 MODELS = (ShareLinkItem, StaffLinkItem, LinkClickItem, StaffKpiItem)
+COUNTERS = ("clicks", "bot_clicks", "repeat_clicks")
 
 
 def link_key(code: str) -> tuple[str, str]:
@@ -87,8 +93,13 @@ class ShareLinkStore:
         configure(settings, MODELS)
 
     def add(self, link: ShareLink) -> None:
-        """The link and its listing together; a code already taken is a :class:`Conflict` (draw another)."""
+        """The link and its listing together; a code already taken is a :class:`Conflict` (draw another).
+
+        A campaign link has no listing: one conditional put."""
         created = _epoch(link.created_at)
+        if link.staff_id is None:
+            self._add_campaign(link, created)
+            return
         try:
             with TransactWrite(connection=ShareLinkItem._get_connection().connection) as tx:
                 tx.save(ShareLinkItem(*link_key(link.code), code=link.code, staff_id=link.staff_id, url=link.url,
@@ -99,13 +110,37 @@ class ShareLinkStore:
         except TransactWriteError as exc:
             raise Conflict("the link code is taken") from exc
 
-    def get(self, code: str) -> ShareLink | None:
+    @staticmethod
+    def _add_campaign(link: ShareLink, created: int) -> None:
+        item = ShareLinkItem(*link_key(link.code), code=link.code, campaign_id=link.campaign_id, run_id=link.run_id,
+                             channel=link.channel, url=link.url, created_at=created)
         try:
-            item = ShareLinkItem.get(*link_key(code))
+            item.save(condition=ShareLinkItem.pk.does_not_exist())
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise Conflict("the link code is taken") from exc
+            raise Unavailable("the campaign link could not be stored") from exc
+
+    def get(self, code: str, consistent: bool = False) -> ShareLink | None:
+        try:
+            item = ShareLinkItem.get(*link_key(code), consistent_read=consistent)
         except ShareLinkItem.DoesNotExist:
             return None
         return ShareLink(item.code, item.staff_id, item.url, _moment(item.created_at), int(item.clicks or 0),
-                         int(item.bot_clicks or 0), int(item.repeat_clicks or 0))
+                         int(item.bot_clicks or 0), int(item.repeat_clicks or 0), campaign_id=item.campaign_id,
+                         run_id=item.run_id, channel=item.channel)
+
+    def counts(self, codes: list[str]) -> dict[str, dict[str, int]]:
+        """The counters of the links that exist among ``codes``: one BatchGetItem per 100 (pynamodb pages them
+        and asks again for any unprocessed keys)."""
+        if not codes:
+            return {}
+        try:
+            items = list(ShareLinkItem.batch_get([link_key(c) for c in dict.fromkeys(codes)],
+                                                 attributes_to_get=["code", *COUNTERS]))
+        except PynamoDBException as exc:
+            raise Unavailable("the link counters could not be read") from exc
+        return {item.code: {name: int(getattr(item, name) or 0) for name in COUNTERS} for item in items}
 
     def by_staff(self, staff_id: str, limit: int = 50) -> list[ShareLink]:
         """Newest first, without counters (they live on each link)."""
@@ -155,12 +190,14 @@ class ShareLinkStore:
     @staticmethod
     def _add(link: ShareLink, at: datetime, counter: str, marker: LinkClickItem | None = None,
              condition: Any = None) -> None:
-        """The link's counter and the staff member's month counter in one transaction, with the visitor's
-        marker when there is one (first in the transaction, so its cancellation reason is the first)."""
+        """The link's counter and the staff member's month counter (a campaign link has none) in one transaction,
+        with the visitor's marker when there is one (first in the transaction, so its cancellation reason is the
+        first)."""
         with TransactWrite(connection=ShareLinkItem._get_connection().connection) as tx:
             if marker is not None:
                 tx.save(marker, condition=condition)
             tx.update(ShareLinkItem(*link_key(link.code)), actions=[getattr(ShareLinkItem, counter).add(1)],
                       condition=ShareLinkItem.pk.exists())
-            item, actions = kpi_update(link.staff_id, at, {counter: 1})
-            tx.update(item, actions=actions)
+            if link.staff_id is not None:
+                item, actions = kpi_update(link.staff_id, at, {counter: 1})
+                tx.update(item, actions=actions)

@@ -6,8 +6,9 @@ decides with these rules and hands the store one write plan to commit atomically
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -17,6 +18,7 @@ from omo2c.core.privacy import mask_email, mask_phone
 from omo2c.identity.identifiers import Identifier, IdentifierKind
 
 NO_ORDER_DAY = "0000-00-00"
+BIRTHDAY = "birthday"  # the profile value: "YYYY-MM-DD", or "MM-DD" when the year is unknown
 
 
 class Napl(StrEnum):
@@ -93,6 +95,20 @@ def earliest(*orders: FirstPosOrder | None) -> FirstPosOrder | None:
     return min((o for o in orders if o is not None), default=None)
 
 
+def month_day(birthday: str | None) -> str | None:
+    """The ``MM-DD`` of a birthday as the profile keeps it (``YYYY-MM-DD`` or ``MM-DD``)."""
+    return birthday[-5:] if birthday else None
+
+
+def birthday_days(local_date: date) -> list[str]:
+    """The birthdays (``MM-DD``) to celebrate on this day of the member's calendar: the day's own and, on
+    28 February of a year with no 29th, those born on 29 February too."""
+    days = [f"{local_date.month:02d}-{local_date.day:02d}"]
+    if (local_date.month, local_date.day) == (2, 28) and not calendar.isleap(local_date.year):
+        days.append("02-29")
+    return days
+
+
 @dataclass(frozen=True)
 class LineStatus:
     """The member's LINE user as the Official Account last saw it: followed or not, and since when."""
@@ -135,6 +151,7 @@ class Member:
     binding: Binding | None = None
     opted_out: bool = False
     first_pos_order: FirstPosOrder | None = None
+    email_bounced: str | None = None  # the address SES reported as a permanent bounce or a complaint
 
     @property
     def live(self) -> bool:
@@ -143,6 +160,11 @@ class Member:
     def profile_value(self, name: str) -> str | None:
         entry = self.profile.get(name)
         return entry.value if entry else None
+
+    @property
+    def birthday_md(self) -> str | None:
+        """``MM-DD`` of the member's birthday, if the profile has one."""
+        return month_day(self.profile_value(BIRTHDAY))
 
     def identifier(self, kind: IdentifierKind) -> str | None:
         return next((i.value for i in self.identifiers if i.kind is kind), None)
@@ -159,6 +181,13 @@ class Member:
     @property
     def email(self) -> str | None:
         return self.identifier(IdentifierKind.EMAIL)
+
+    @property
+    def deliverable_email(self) -> str | None:
+        """The member's e-mail address that has not bounced: a consent given later does not revive a dead
+        address, while a new address is tried."""
+        return next((i.value for i in self.identifiers
+                     if i.kind is IdentifierKind.EMAIL and i.value != self.email_bounced), None)
 
 
 def merge_profiles(*profiles: dict[str, ProfileValue]) -> dict[str, ProfileValue]:

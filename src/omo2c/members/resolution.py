@@ -22,6 +22,7 @@ from omo2c.core.errors import Conflict
 from omo2c.events import BusEvent, MemberCreated, MemberMerged, OrderRecorded
 from omo2c.identity.identifiers import BlockList, Identifier, IdentifierKind, InvalidIdentifier, normalize
 from omo2c.members.model import (
+    BIRTHDAY,
     FirstPosOrder,
     LineStatus,
     Member,
@@ -222,9 +223,8 @@ def _event_consent(event: CanonicalEvent) -> dict[str, bool]:
 
 def _event_profile(event: CanonicalEvent, at: int) -> dict[str, ProfileValue]:
     source = event.source or event.channel.value
-    if event.customer.name:
-        return {"name": ProfileValue(event.customer.name, source, at)}
-    return {}
+    values = {"name": event.customer.name, BIRTHDAY: event.customer.birthday}
+    return {name: ProfileValue(value, source, at) for name, value in values.items() if value}
 
 
 def _event_pos_order(event: CanonicalEvent, at: int) -> FirstPosOrder | None:
@@ -459,6 +459,7 @@ class Resolver:
             line=survivor.line or other.line,
             binding=binding,
             first_pos_order=earliest(survivor.first_pos_order, other.first_pos_order),
+            email_bounced=survivor.email_bounced or other.email_bounced,
         )
 
 

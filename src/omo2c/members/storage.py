@@ -83,6 +83,17 @@ class ByLastOrderDay(GlobalSecondaryIndex["MemberItem"]):
     last_order_day = UnicodeAttribute(range_key=True)
 
 
+class ByBirthday(GlobalSecondaryIndex["MemberItem"]):
+    """Live members by the day of their birthday: ``birthday_key`` = ``<MM-DD>#<audience shard>``, by member id."""
+
+    class Meta:
+        index_name = "ByBirthday"
+        projection = AllProjection()
+
+    birthday_key = UnicodeAttribute(hash_key=True)
+    member_id = UnicodeAttribute(range_key=True)
+
+
 class MemberItem(MembersTableItem):
     """pk=MEMBER#<id>, sk=PROFILE. The bind function owns ``line``/``binding``/``bound_*`` (attribution
     only moves ``binding.last_interaction_at`` forward)."""
@@ -112,8 +123,12 @@ class MemberItem(MembersTableItem):
     opted_out = BooleanAttribute(null=True)
     first_pos_order_at = NumberAttribute(null=True)
     first_pos_store_id = UnicodeAttribute(null=True)
+    email_bounced = UnicodeAttribute(null=True)
+    birthday_md = UnicodeAttribute(null=True)
+    birthday_key = UnicodeAttribute(null=True)
     by_bound_staff = ByBoundStaff()
     by_last_order_day = ByLastOrderDay()
+    by_birthday = ByBirthday()
 
 
 class IdentityItem(MembersTableItem):
@@ -182,8 +197,13 @@ def activity_shard(member_id: str) -> str:
 
 
 def audience_shard(member_id: str) -> int:
-    """Audience partitions (tags here, tiers in the ByTier index): 16, stable per member."""
+    """Audience partitions (tags here, tiers in the ByTier index, birthdays in ByBirthday): 16, stable per member."""
     return int(hashlib.sha256(member_id.encode()).hexdigest(), 16) % AUDIENCE_SHARDS
+
+
+def birthday_key(month_day: str, member_id: str) -> str:
+    """The ``ByBirthday`` partition of a member: a day's birthdays spread over the 16 audience shards."""
+    return f"{month_day}#{audience_shard(member_id)}"
 
 
 def tag_key(member_id: str, tag: str) -> tuple[str, str]:
@@ -262,6 +282,7 @@ def member_from_item(item: MemberItem) -> Member:
         opted_out=bool(item.opted_out),
         first_pos_order=FirstPosOrder(int(item.first_pos_order_at), item.first_pos_store_id)
         if item.first_pos_order_at is not None and item.first_pos_store_id else None,
+        email_bounced=item.email_bounced,
     )
 
 
@@ -280,6 +301,7 @@ def member_to_dict(member: Member) -> dict[str, Any]:
         "opted_out": member.opted_out,
         "first_pos_order": {"at": member.first_pos_order.at, "store_id": member.first_pos_order.store_id}
         if member.first_pos_order else {},
+        "email_bounced": member.email_bounced,
     }
 
 
@@ -303,6 +325,7 @@ def member_from_dict(data: dict[str, Any]) -> Member:
     item.opted_out = bool(data.get("opted_out"))
     first_pos = data.get("first_pos_order") or {}
     item.first_pos_order_at, item.first_pos_store_id = first_pos.get("at"), first_pos.get("store_id")
+    item.email_bounced = data.get("email_bounced")
     return member_from_item(item)
 
 
@@ -325,6 +348,14 @@ def _binding_actions(binding: Binding | None) -> list[Any]:
 
 def _tags_action(tags: list[str]) -> Any:
     return MemberItem.tags.set(set(tags)) if tags else MemberItem.tags.remove()
+
+
+def _birthday_actions(member: Member) -> list[Any]:
+    """``birthday_md`` and the ``ByBirthday`` key from the member's profile, always written together."""
+    day = member.birthday_md
+    if day is None:
+        return [MemberItem.birthday_md.remove(), MemberItem.birthday_key.remove()]
+    return [MemberItem.birthday_md.set(day), MemberItem.birthday_key.set(birthday_key(day, member.member_id))]
 
 
 def _first_pos_actions(first: FirstPosOrder | None) -> list[Any]:
@@ -450,6 +481,23 @@ class DynamoMemberStore:
                     members.append(member_from_item(item))
         return members, read
 
+    def born_on(self, month_day: str) -> tuple[list[Member], int]:
+        """Live members whose birthday is ``month_day`` (``MM-DD``), through the ByBirthday index: one paged
+        query per audience shard; also the items read. The 29 February rule is the caller's
+        (:func:`omo2c.members.model.birthday_days` gives the days to ask for)."""
+        digits = month_day[:2] + month_day[3:]
+        if not (len(month_day) == 5 and month_day[2] == "-" and digits.isascii() and digits.isdigit()):
+            raise ValueError(f"not an MM-DD day: {month_day!r}")
+        members: list[Member] = []
+        read = 0
+        for shard in range(AUDIENCE_SHARDS):
+            for item in MemberItem.by_birthday.query(f"{month_day}#{shard}"):
+                read += 1
+                member = member_from_item(item)
+                if member.live:
+                    members.append(member)
+        return members, read
+
     def bound_to(self, staff_id: str) -> list[Member]:
         """The members bound to a staff member, through the ByBoundStaff index (never a scan)."""
         return [m for m in (member_from_item(i) for i in MemberItem.by_bound_staff.query(staff_id)) if m.live]
@@ -540,6 +588,9 @@ class DynamoMemberStore:
                 item.last_order_day = order_day(rfm.last_order_at)
             if member.line is not None:
                 item.line = member.line.stored()
+            if member.birthday_md is not None:
+                item.birthday_md = member.birthday_md
+                item.birthday_key = birthday_key(member.birthday_md, member.member_id)
             tx.save(item, condition=MemberItem.pk.does_not_exist())
             return
         actions = [
@@ -555,9 +606,12 @@ class DynamoMemberStore:
             *_activity_actions(member.member_id, rfm),
             *_binding_actions(member.binding),
             *_first_pos_actions(member.first_pos_order),
+            *_birthday_actions(member),
         ]
         if member.line is not None:
             actions.append(MemberItem.line.set(member.line.stored()))
+        if member.email_bounced:  # a merge brings the absorbed member's bounced address along
+            actions.append(MemberItem.email_bounced.set(member.email_bounced))
         tx.update(item, actions=actions, condition=(MemberItem.version == change.expected_version)
                   & (MemberItem.status == "live"))
 
@@ -581,6 +635,8 @@ class DynamoMemberStore:
         for name, value in member.profile.items():
             actions.append(MemberItem.profile[name].set({"value": value.value, "source": value.source,
                                                          "at": value.at}))
+        if member.birthday_md is not None:  # the newest event's birthday moves the ByBirthday key with it
+            actions += _birthday_actions(member)
         for channel, value in member.consent.items():
             actions.append(MemberItem.consent[channel].set(value))
         if member.identifiers:
@@ -617,6 +673,8 @@ class DynamoMemberStore:
             MemberItem.last_order_day.remove(),
             MemberItem.bound_staff_id.remove(),
             MemberItem.bound_at.remove(),
+            MemberItem.birthday_md.remove(),
+            MemberItem.birthday_key.remove(),
         ], condition=(MemberItem.version == absorbed.version) & (MemberItem.status == "live"))
 
     def _repoint(self, tx: TransactWrite, identifier: Identifier, old: str, new: str, plan: WritePlan) -> None:
@@ -648,7 +706,7 @@ class DynamoMemberStore:
                     MemberItem.order_count.set(rfm.order_count), MemberItem.net_spent.set(rfm.net_spent),
                     MemberItem.absorbed.set(restored.absorbed), MemberItem.version.add(1),
                     *_activity_actions(restored.member_id, rfm), *_binding_actions(restored.binding),
-                    *_first_pos_actions(restored.first_pos_order),
+                    *_first_pos_actions(restored.first_pos_order), *_birthday_actions(restored),
                 ]
                 tx.update(MemberItem(*member_key(restored.member_id)), actions=actions,
                           condition=(MemberItem.version == absorbed.version) & (MemberItem.status == "merged"))
@@ -703,6 +761,42 @@ class DynamoMemberStore:
 
     def set_opt_out(self, member: Member, opted_out: bool) -> None:
         self._update(member, [MemberItem.opted_out.set(opted_out)])
+
+    def _update_consent(self, member: Member, apply: Any) -> None:
+        """``apply(member)`` gives the actions on the member as read (None: nothing to change); a concurrent
+        writer's ``Conflict`` is retried once on the member read again (a merge leads to the survivor)."""
+        for attempt in range(2):
+            actions = apply(member)
+            if not actions:
+                return
+            try:
+                self._update(member, actions)
+                return
+            except Conflict:
+                fresh = self.get_member(member.member_id) if attempt == 0 else None
+                if fresh is None:
+                    raise
+                member = fresh
+
+    def set_email_consent(self, member: Member, on: bool) -> None:
+        """E-mail consent on or off (the other channels' consent as they are)."""
+        def actions(current: Member) -> list[Any] | None:
+            if current.consent.get("email") is on:
+                return None
+            return [MemberItem.consent.set({**current.consent, "email": on})]
+
+        self._update_consent(member, actions)
+
+    def suppress_email(self, member: Member, address: str) -> None:
+        """SES reported ``address`` dead (a permanent bounce) or unwanted (a complaint): e-mail consent off and
+        the address kept as bounced, in one write; a consent given later is not sent to this address."""
+        def actions(current: Member) -> list[Any] | None:
+            if current.consent.get("email") is False and current.email_bounced == address:
+                return None
+            return [MemberItem.consent.set({**current.consent, "email": False}),
+                    MemberItem.email_bounced.set(address)]
+
+        self._update_consent(member, actions)
 
 
 def identity_from_raw(identifier: Identifier, raw: dict[str, Any]) -> IdentityRecord:

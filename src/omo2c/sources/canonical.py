@@ -6,11 +6,23 @@ payloads into them. Amounts are in the currency's major unit, as Decimals.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Json, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Json,
+    StringConstraints,
+    model_validator,
+)
 
 MAX_EVENTS_PER_DELIVERY = 100
 
@@ -18,6 +30,32 @@ Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_l
                                       pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#/@\-]*$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=256)]
 Amount = Annotated[Decimal, Field(ge=0, le=Decimal("1e12"), decimal_places=4, allow_inf_nan=False)]
+_BIRTHDAY = re.compile(r"^(?:([0-9]{4})-)?([0-9]{2})-([0-9]{2})$")
+EARLIEST_BIRTH_YEAR = 1900
+
+
+def _blank_is_none(value: object) -> object:
+    """A POS that sends ``""`` for an unknown birthday sends no birthday."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _real_day(text: str) -> str:
+    """``YYYY-MM-DD`` of a day that exists, from 1900 up to today; ``MM-DD`` of a day some year has (02-29 too)."""
+    match = _BIRTHDAY.fullmatch(text)
+    if match is None:
+        raise ValueError("must be YYYY-MM-DD or MM-DD")
+    year, month, day = match.groups()
+    try:
+        born = date(int(year or 2000), int(month), int(day))  # 2000 is a leap year: MM-DD may be 02-29
+    except ValueError as exc:
+        raise ValueError("not a day of the calendar") from exc
+    if year is not None and not EARLIEST_BIRTH_YEAR <= born.year <= datetime.now(tz=UTC).year:
+        raise ValueError(f"the year must be from {EARLIEST_BIRTH_YEAR} to this year")
+    return text
+
+
+Birthday = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_BIRTHDAY.pattern),
+                     AfterValidator(_real_day)]
 
 
 class EventType(StrEnum):
@@ -56,6 +94,9 @@ class Customer(_Model):
                                   "an expired or forged code is refused.")
     consent: Consent | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
+    birthday: Annotated[Birthday | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, description="The customer's birthday: `YYYY-MM-DD`, or `MM-DD` when the year is unknown.",
+        examples=["1990-03-14", "03-14"])
 
 
 class Item(_Model):

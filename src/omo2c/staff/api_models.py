@@ -70,6 +70,15 @@ class StoreView(_Shape):
     phone_registered: bool
 
 
+class StoreSummary(_Shape):
+    store_id: str
+    name: str
+
+
+class StoreList(_Shape):
+    stores: list[StoreSummary] = Field(description="Every store, by id.")
+
+
 class QrLink(_Shape):
     url: str = Field(description="The LINE link the QR code encodes.")
     message: str = Field(description="The text it prefills, ending with the staff member's code.")

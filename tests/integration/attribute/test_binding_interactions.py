@@ -43,5 +43,6 @@ def test_a_pos_sale_by_the_bound_staff_member_moves_the_last_interaction_forward
 
 def test_the_attribute_function_may_write_the_members_table():
     policies = load_raw()["Resources"]["AttributeFunction"]["Properties"]["Policies"]
-    tables = {next(iter(p.values()))["TableName"]["Ref"]: next(iter(p)) for p in policies if isinstance(p, dict)}
+    tables = {next(iter(p.values()))["TableName"]["Ref"]: next(iter(p)) for p in policies
+              if isinstance(p, dict) and "TableName" in next(iter(p.values()))}
     assert tables["MembersTable"] == "DynamoDBCrudPolicy"

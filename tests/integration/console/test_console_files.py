@@ -1,10 +1,12 @@
 """The staff console's static files through its handler: headers a phone and a browser rely on, and no way out
-of the allow-list."""
+of the allow-list; the 行銷與報表 area's files and the vendored chart library beside them, pinned the same way."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,9 @@ from omo2c import wiring
 from omo2c.core.settings import Settings
 from tests.support.aws import http_event, load_handler
 
-STATIC = ("index.html", "app.js", "app.css")
+STATIC = ("index.html", "app.js", "app.css")  # what a staff member's phone loads
+MARKETER = ("marketing.js", "marketing.css", "chartist.js", "chartist.css")  # loaded when 行銷與報表 opens
+VENDOR = Path(__file__).resolve().parents[3] / "functions" / "console" / "static" / "vendor" / "chartist"
 
 
 @pytest.fixture
@@ -50,7 +54,8 @@ def test_the_page_is_html_with_a_strict_policy(console):
 
 def test_each_asset_has_its_type_and_the_page_pins_it_by_hash(console):
     page = console("/console")["body"]
-    for asset, kind in (("app.js", "text/javascript"), ("app.css", "text/css")):
+    for asset in (*STATIC[1:], *MARKETER):
+        kind = "text/javascript" if asset.endswith(".js") else "text/css"
         plain = console(f"/console/{asset}")
         assert plain["statusCode"] == 200 and header(plain, "Content-Type") == f"{kind}; charset=utf-8"
         assert header(plain, "X-Content-Type-Options") == "nosniff"
@@ -72,14 +77,46 @@ def test_config_carries_the_liff_id_and_brand(console):
 
 
 @pytest.mark.parametrize("path", ["/console/nope.js", "/console/index.html", "/console/app.py", "/console/..%2Fapp.py",
-                                  "/console/../app.py", "/console/%2e%2e%2fapp.py", "/console/static%2Fapp.js"])
+                                  "/console/../app.py", "/console/%2e%2e%2fapp.py", "/console/static%2Fapp.js",
+                                  "/console/vendor%2Fchartist%2Fchartist.umd.js", "/console/chartist.umd.js",
+                                  "/console/README.md", "/console/LICENSE-MIT", "/console/vendor"])
 def test_anything_outside_the_allow_list_is_404(console, path):
     response = console(path)
     assert response["statusCode"] == 404
     assert "def lambda_handler" not in (response.get("body") or "")
 
 
+def _size(console, names) -> int:
+    return sum(len(console("/console" if name == "index.html" else f"/console/{name}")["body"].encode())
+               for name in names)
+
+
 def test_the_three_files_together_stay_under_100_kb(console):
-    total = sum(len(console("/console" if name == "index.html" else f"/console/{name}")["body"].encode())
-                for name in STATIC)
+    total = _size(console, STATIC)
     assert total < 100 * 1024, total
+
+
+def test_the_marketer_area_and_its_charts_load_only_when_it_opens(console):
+    page = console("/console")["body"]
+    # The page names them only as data for app.js: no tag of the page loads them.
+    for name in MARKETER:
+        assert re.search(rf'data-[a-z-]+="console/{re.escape(name)}\?v=[0-9a-f]{{16}}"', page), name
+        assert not re.search(rf'<(?:script|link)[^>]*(?:src|href)="console/{re.escape(name)}', page), name
+    assert _size(console, STATIC) + _size(console, MARKETER) < 150 * 1024
+
+
+def test_the_vendored_chart_library_is_the_package_its_readme_names():
+    readme = (VENDOR / "README.md").read_text(encoding="utf-8")
+    assert "chartist@1.5.0" in readme
+    for name in ("chartist.umd.js", "chartist.css"):
+        body = (VENDOR / name).read_bytes()
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}`"))
+        assert f"| {len(body)} |" in row and hashlib.sha256(body).hexdigest() in row, row
+    assert "Permission is hereby granted" in (VENDOR / "LICENSE-MIT").read_text(encoding="utf-8")
+
+
+def test_the_chart_library_is_served_under_the_same_strict_policy(console):
+    script = console("/console/chartist.js")
+    assert script["statusCode"] == 200 and "Chartist" in script["body"]
+    csp = header(script, "Content-Security-Policy")
+    assert "style-src 'self';" in csp and "unsafe-inline" not in csp

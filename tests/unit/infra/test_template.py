@@ -19,9 +19,10 @@ def test_routes_are_unique_and_include_the_public_contracts():
 
 
 def test_only_the_webhooks_share_links_the_console_page_and_the_member_card_image_are_public():
+    """And the e-mail unsubscribe link (its signed token is the authority)."""
     public = {route.key for route in load().routes if not route.protected}
     assert public == {"POST /webhooks/{source}", "POST /line/webhook", "GET /r/{code}", "GET /console",
-                      "GET /console/{asset}", "GET /member-card/{code}"}
+                      "GET /console/{asset}", "GET /member-card/{code}", "GET /u/{token}", "POST /u/{token}"}
 
 
 def test_every_consumed_queue_has_a_dead_letter_queue():

@@ -46,8 +46,9 @@ SECRETS_USED = {
     "IngestApiFunction": {"source-secret/*", "member-code-key"},  # sources are configuration (WebhookSources)
     "LineWebhookFunction": {"line-channel-secret", "line-channel-access-token", "otp-key", "member-code-key"},
     "MemberCardFunction": {"member-code-key"},
-    "SendWorkerFunction": {"line-channel-access-token"},
+    "SendWorkerFunction": {"line-channel-access-token", "unsubscribe-key"},  # signs each e-mail's unsubscribe link
     "StaffConsoleApiFunction": {"line-channel-access-token"},  # replies in LINE
+    "UnsubscribeFunction": {"unsubscribe-key"},
 }
 
 

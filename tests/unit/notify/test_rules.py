@@ -129,3 +129,38 @@ def test_campaign_validation_names_the_problem():
                 {"segment": {"days_since_last_order": {"min": 9, "max": 1}}}):
         with pytest.raises(ValidationError):
             CampaignIn.model_validate(good | bad)
+
+
+def test_email_goes_only_with_consent_to_an_address_that_has_not_bounced():
+    def person(consent, bounced=None, email="mei@example.com"):
+        ids = [Identifier(IdentifierKind.EMAIL, email)] if email else []
+        return Member("m1", 0, identifiers=ids, consent=consent, email_bounced=bounced)
+
+    assert choose_channel(person({"email": True}), ["email"], opted_out=False).channel == "email"
+    assert choose_channel(person({"email": False}), ["email"], opted_out=False).reason == "unsubscribed"
+    assert choose_channel(person({}), ["email"], opted_out=False).reason == "no_email_consent"
+    assert choose_channel(person({"email": True}, email=None), ["email"], opted_out=False).reason == "no_email"
+    bounced = person({"email": False}, bounced="mei@example.com")
+    assert choose_channel(bounced, ["email", "line"], opted_out=False).reason == "line_unreachable"
+    assert choose_channel(bounced, ["email"], opted_out=False).reason == "email_bounced"
+
+
+def test_links_in_a_message_become_the_runs_counted_links_and_nothing_else_changes():
+    template = "{name} 看看 https://shop.example/a?x=1。還有 https://shop.example/b)."
+    assert rules.links_in(template) == ["https://shop.example/a?x=1", "https://shop.example/b"]
+    short = {"https://shop.example/a?x=1": "https://go.example/r/aaaa", "https://shop.example/b": "https://go.example/r/b"}
+    assert rules.with_links(template, short) == "{name} 看看 https://go.example/r/aaaa。還有 https://go.example/r/b)."
+    assert rules.with_links(template, {}) == template
+
+
+def test_a_campaign_starts_by_a_schedule_or_a_trigger_never_both():
+    base = {"name": "n", "message": "m", "channels": ["email"]}
+    with pytest.raises(ValidationError):
+        CampaignIn(**base)
+    with pytest.raises(ValidationError):
+        CampaignIn(**base, schedule="rate(1 day)", trigger={"event": "member.created"})
+    with pytest.raises(ValidationError):
+        CampaignIn(**base, trigger={"event": "birthday", "delay_days": 3})
+    with pytest.raises(ValidationError):
+        CampaignIn(**base, trigger={"event": "order.recorded", "tiers": ["gold"]})
+    assert CampaignIn(**base, trigger={"event": "order.recorded", "delay_days": 7}).trigger.send_at == "10:00"

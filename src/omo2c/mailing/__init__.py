@@ -1,0 +1,1 @@
+"""E-mail preferences: signed unsubscribe links, one-click unsubscribe, and SES bounces and complaints."""
