@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_model", "console", "loyalty"]
+BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_model", "console", "loyalty",
+              "dashboards"]
 TARGETS = {
     "cold_start_ratio.ingest": "≤ 1.5", "cold_start_ratio.attribute": "≤ 1.5",
     "ddb_requests.order_known_member": "≤ 2", "ddb_requests.order_merge": "≤ 4",
@@ -24,6 +25,8 @@ TARGETS = {
     "console_first_load_kb": "< 100", "ddb_requests.order_loyalty": "≤ 2",
     "campaign_read_ratio.tag_100k": "≤ 1.1", "campaign_read_ratio.tier_100k": "≤ 1.1",
     "line_sdk_imported.ingest": "False", "line_sdk_imported.attribute": "False",
+    "dashboard_read_requests.10k": "1", "dashboard_read_requests.100k": "1",
+    "dashboard_write_requests_per_order.batch_of_10": "≤ 1",
 }
 
 

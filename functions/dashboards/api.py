@@ -28,13 +28,14 @@ def _dashboards():
 
 
 @app.get("/stores/<store_id>/kpis", summary="A store's dashboard for one month", description=DEFINITIONS,
-         responses={**ANSWERS, 404: {"description": "No such store"}})
+         responses={200: {"description": "The store's month"}, **ANSWERS, 404: {"description": "No such store"}})
 def store_kpis(store_id: Annotated[Id, Path(description="The store's id.")], month: MonthQuery = None) -> Dashboard:
     return _dashboards().store_kpis(store_id, month, app.context["principal"])
 
 
 @app.get("/staff/<staff_id>/kpis", summary="A staff member's dashboard for one month", description=DEFINITIONS,
-         responses={**ANSWERS, 404: {"description": "No such staff member"}})
+         responses={200: {"description": "The staff member's month"}, **ANSWERS,
+                    404: {"description": "No such staff member"}})
 def staff_kpis(staff_id: Annotated[Id, Path(description="The staff member's id.")], month: MonthQuery = None
                ) -> Dashboard:
     return _dashboards().staff_kpis(staff_id, month, app.context["principal"])

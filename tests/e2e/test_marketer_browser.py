@@ -51,8 +51,9 @@ def pct(value) -> str:
 
 
 def twd(amount) -> str:
+    """An amount as Intl.NumberFormat('zh-TW', {currencyDisplay: 'code'}) writes it: a no-break space after TWD."""
     value = Decimal(str(amount))
-    return f"TWD {value:,.0f}" if value == value.to_integral_value() else f"TWD {value:,.2f}"
+    return f"TWD\xa0{value:,.0f}" if value == value.to_integral_value() else f"TWD\xa0{value:,.2f}"
 
 
 @pytest.fixture(scope="module")
@@ -130,8 +131,8 @@ def seeded(local_stack):
     seed.manager_line = seed.staff(f"MM{seed.suffix}", "陳店長", "manager")
     seed.pos_orders()
     seed.campaign = seed.send("POST", "/campaigns", {
-        "name": f"60 天未購回流 {seed.suffix}", "segment": {"days_since_last_order": {"min": 60}},
-        "message": "{name} 您好，好久不見！本週來店享 9 折。", "channels": ["line", "sms"],
+        "name": f"信義旗艦店回饋 {seed.suffix}", "segment": {"store_ids": [seed.store_id]},
+        "message": "{name} 您好，旗艦店本週會員 9 折。", "channels": ["line", "sms"],
         "schedule": "cron(0 11 * * ? *)", "quiet_hours": [], "conversion_days": 7})
     seed.manager_key = seed.send("POST", "/api-keys", {"name": f"BI {seed.suffix}", "role": "manager",
                                                        "store_id": seed.store_id})["key"]
@@ -147,6 +148,18 @@ def seeded(local_stack):
         response = seed.kpis()
         pytest.fail(f"the store's month never showed the {len(TOTALS)} POS orders: "
                     f"{missing(response, 'GET /stores/{id}/kpis')}")
+
+    # One run of the campaign (its members exist now), settled, so the report has something to show.
+    campaign_id = seed.campaign["campaign_id"]
+    seed.send("POST", f"/campaigns/{campaign_id}/run", {}, expect=(202,))
+
+    def settled():
+        report = seed.send("GET", f"/campaigns/{campaign_id}/report")
+        totals = report.get("totals") or {}
+        done = totals.get("sent", 0) + totals.get("failed", 0) + sum((totals.get("skipped") or {}).values())
+        return report if report.get("runs") and totals.get("sending") == 0 and done == totals.get("selected") else None
+
+    assert poll(settled, 30), seed.send("GET", f"/campaigns/{campaign_id}/report")
     return seed
 
 
@@ -241,9 +254,14 @@ def test_the_admin_reads_the_dashboards_and_pauses_a_campaign(local_stack, brows
         page.get_by_test_id("report-name").wait_for()
         assert page.get_by_test_id("report-name").inner_text() == campaign["name"]
         report = local_stack.get(f"/campaigns/{campaign['campaign_id']}/report", headers=seeded.admin).json()
-        totals = report.get("totals") or {}
-        assert page.get_by_test_id("tile-report-selected-value").inner_text() == count(totals.get("selected"))
-        assert page.get_by_test_id("tile-report-sent-value").inner_text() == count(totals.get("sent"))
+        totals = report["totals"]
+        assert page.get_by_test_id("tile-report-selected-value").inner_text() == count(totals["selected"])
+        assert page.get_by_test_id("tile-report-sent-value").inner_text() == count(totals["sent"])
+        assert page.get_by_test_id("tile-report-revenue-value").inner_text() == twd(totals["revenue"])
+        assert len(report["runs"]) == 1 and page.get_by_test_id("report-run").count() == 1
+        assert "手動" in page.get_by_test_id("report-run").inner_text()
+        drawn(page, "funnel")
+        assert page.locator('[data-testid="chart-funnel"] .ct-bar').count() == 4
         page.screenshot(path=SHOTS / "marketer-04-report.png", full_page=True)
 
         assert status == "active", f"a new campaign is active: {listed}"
@@ -340,6 +358,8 @@ def test_managers_see_their_own_store_and_staff_do_not_see_the_area(local_stack,
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-TW", timezone_id="Asia/Taipei")
     page = context.new_page()
     watch(page, problems)
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url))
     try:
         page.goto(f"{local_stack.url}/console")
         page.get_by_test_id("signin-user").fill(seeded.cashier_line)
@@ -350,6 +370,8 @@ def test_managers_see_their_own_store_and_staff_do_not_see_the_area(local_stack,
         page.get_by_test_id("notice").filter(has_text="沒有權限").wait_for()
         assert page.get_by_test_id("marketing").count() == 0
         page.screenshot(path=SHOTS / "marketer-09-staff-no-access.png")
+        # A staff member's phone never downloads the area's script, styles or the chart library.
+        assert not [url for url in fetched if "marketing." in url or "chartist." in url], fetched
     finally:
         context.close()
     assert not problems, problems

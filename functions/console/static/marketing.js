@@ -366,6 +366,7 @@ window.omo2cMarketing = (kit) => {
         .join('；'));
       draw(people.box, new Chartist.LineChart(people.box, { labels, series: [members, conversions] }, {
         height: '200px', low: 0, fullWidth: true, chartPadding: { right: 24 }, axisX: { showGrid: false },
+        lineSmooth: Chartist.Interpolation.monotoneCubic(),  // no overshoot below zero between months
         axisY: { onlyInteger: true, offset: 36, labelInterpolationFnc: (v) => compact.format(v) } }));
     } else { noData(sales.box); noData(people.box); }
 
@@ -524,19 +525,18 @@ window.omo2cMarketing = (kit) => {
   }
 
   function runsTable(runs, currency) {
-    const columns = [['selected', '選取'], ['sent', '送出'], ['failed', '失敗'], ['clicks', '點擊'], ['conversions', '轉換'],
-      ['revenue', '營收', 'money'], ['conversion_rate', '轉換率', 'pct']];
+    const columns = [['selected', '選取'], ['sent', '送出'], ['clicks', '點擊'], ['conversions', '轉換'],
+      ['revenue', '營收', 'money']];
     const body = [];
     for (const run of runs) {
       body.push(el('tr', { class: 'mk-run', 'data-testid': 'report-run' },
         el('td', { text: run.started_at ? when(run.started_at) : DASH }), el('td', { text: label(TRIGGERS, run.trigger) }),
         ...columns.map(([key, , kind]) => el('td', { class: 'num', text: kpiValue(run, key, kind, currency) }))));
-      const channels = channelText(run, currency);
+      const rates = `失敗 ${kpiValue(run, 'failed')}・轉換率 ${kpiValue(run, 'conversion_rate', 'pct')}`
+        + `・回購率 ${kpiValue(run, 'repurchase_rate', 'pct')}`;
       const skipped = run.skipped && Object.keys(run.skipped).length ? `略過：${skippedText(run.skipped)}` : '';
-      if (channels || skipped) {
-        body.push(el('tr', { class: 'mk-run-detail' }, el('td', { colspan: columns.length + 2 },
-          [channels, skipped].filter(Boolean).join('\n'))));
-      }
+      body.push(el('tr', { class: 'mk-run-detail' }, el('td', { colspan: columns.length + 2 },
+        [rates, channelText(run, currency), skipped].filter(Boolean).join('\n'))));
     }
     return el('div', { class: 'scroll' }, el('table', { class: 'grid', 'data-testid': 'report-runs' },
       el('thead', null, el('tr', null, el('th', { text: '開始' }), el('th', { text: '觸發' }),

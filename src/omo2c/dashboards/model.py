@@ -70,6 +70,7 @@ from omo2c.events import (
     MemberUnbound,
     OrderRecorded,
 )
+from omo2c.orders.model import OrderRecord
 
 HISTORY_MONTHS = 13
 TREND_MONTHS = 6
@@ -176,8 +177,8 @@ class OrderFacts:
                    event.net_kept if counted else ZERO)
 
     @classmethod
-    def from_record(cls, order: Any, zone: ZoneInfo) -> OrderFacts:
-        """A stored :class:`omo2c.orders.model.OrderRecord` (its latest state), as its event would say."""
+    def from_record(cls, order: OrderRecord, zone: ZoneInfo) -> OrderFacts:
+        """A stored order (its latest state), as its ``order.recorded`` said."""
         counted = order.status == "open"
         placed = order.placed_at if order.placed_at is not None else order.updated_at
         return cls(order.source, order.order_id, f"{order.version:08d}", order.member_id or None, order.channel,

@@ -89,15 +89,16 @@ class Dashboards:
         try:
             self.apply([event for _, event in events])
             return []
-        except Conflict:
-            logger.info("dashboard batch kept conflicting: one event at a time", extra={"events": len(events)})
+        except Exception as exc:  # whatever it was, the events are tried one at a time next
+            logger.info("dashboard batch failed: one event at a time",
+                        extra={"events": len(events), "error_type": type(exc).__name__})
         failed = []
         for message_id, event in events:
             try:
                 self.apply([event])
-            except Conflict:
-                logger.warning("dashboard event kept conflicting", extra={"message_id": message_id,
-                                                                         "detail_type": event.DETAIL_TYPE})
+            except Exception as exc:  # this record fails alone: SQS retries it, then its DLQ keeps it
+                logger.warning("dashboard event failed", extra={"message_id": message_id, "error_type":
+                                                                type(exc).__name__, "detail_type": event.DETAIL_TYPE})
                 failed.append(message_id)
         return failed
 

@@ -41,6 +41,7 @@ def make_member(n: int, *, line: bool, sms: bool, opted_out: bool = False, recen
 
 @pytest.fixture
 def notify(aws, lambda_context, monkeypatch):
+    monkeypatch.setenv("OMO_QUIET_HOURS", "[]")  # triggers follow the stack's quiet hours; tests run at any hour
     line, sms = FakeMessenger(), FakeSms()
     services = wiring.Services(Settings.from_env(), messenger=line, sms=sms)
     wiring.production().staff_directory.put_store("ST01", "信義店", None)

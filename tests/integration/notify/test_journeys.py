@@ -160,10 +160,10 @@ def test_a_campaign_is_changed_paused_resumed_and_archived_with_its_schedule(sta
     assert status == 200 and changed["message"] == "{name} 新訊息" and changed["updated_at"]
     assert schedule()["ScheduleExpression"] == "cron(0 12 * * ? *)"
 
-    status, bad = stack.call("PATCH", f"/campaigns/{cid}", "/campaigns/{campaign_id}", {"campaign_id": cid},
+    status, _ = stack.call("PATCH", f"/campaigns/{cid}", "/campaigns/{campaign_id}", {"campaign_id": cid},
                              {"message": "{nmae}"})
     assert status == 422
-    status, bad = stack.call("PATCH", f"/campaigns/{cid}", "/campaigns/{campaign_id}", {"campaign_id": cid},
+    status, _ = stack.call("PATCH", f"/campaigns/{cid}", "/campaigns/{campaign_id}", {"campaign_id": cid},
                              {"campaign_id": "other"})
     assert status == 422, "only the fields a marketer writes may change"
 

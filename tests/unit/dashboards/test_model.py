@@ -204,3 +204,24 @@ def test_an_unknown_store_or_staff_member_is_404_to_the_admin_and_a_bad_month_42
         dashboards.staff_kpis("P77", None, ADMIN)
     with pytest.raises(InvalidEvent):
         dashboards.store_kpis("S01", "2026-13", ADMIN)
+
+
+def test_a_batch_that_keeps_conflicting_goes_one_event_at_a_time_and_only_a_failing_event_fails():
+    store = MemoryDashboardStore()
+    dashboards = Dashboards(store, sleep=lambda _: None)
+    store.fail_next_commits = 4  # every attempt of the whole batch
+    batch = [(f"m{n}", order(f"O{n}", f"m{n}", 100, T0)) for n in range(3)]
+    assert dashboards.record(batch) == []
+    assert store.figures()[("store:S01", "2026-10")]["pos_orders"] == 3
+
+    class Broken(MemoryDashboardStore):
+        def commit(self, chunk):
+            if any(o.order_id == "BAD" for o in chunk.orders):
+                raise ValueError("an item DynamoDB refuses")
+            super().commit(chunk)
+
+    broken = Broken()
+    failed = Dashboards(broken, sleep=lambda _: None).record([("a", order("A", "m1", 100, T0)),
+                                                             ("b", order("BAD", "m2", 100, T0)),
+                                                             ("c", order("C", "m3", 100, T0))])
+    assert failed == ["b"] and broken.figures()[("store:S01", "2026-10")]["pos_orders"] == 2

@@ -97,11 +97,11 @@ def commission_entries(draw: st.DrawFn, order: OrderRecorded) -> list[Commission
 def histories(draw: st.DrawFn) -> dict[str, list]:
     orders = [draw(order_history(n)) for n in range(draw(st.integers(1, 7)))]
     entries = [e for o in orders for e in draw(commission_entries(o[0]))]
-    conversions = [CampaignConverted(campaign_id=draw(some(["C1", "C2"])), run_id="R1", member_id=o[0].member_id or "m1",
-                                     source=o[0].source, order_id=o[0].order_id, store_id=draw(some([*STORES, None])),
-                                     staff_id=draw(some([*STAFF, None])), revenue=Decimal(draw(st.integers(0, 9000))),
-                                     currency="TWD", at=at(draw(times)))
-                   for o in orders if draw(st.booleans())]
+    conversions = [CampaignConverted(
+        campaign_id=draw(some(["C1", "C2"])), run_id="R1", member_id=o[0].member_id or "m1", source=o[0].source,
+        order_id=o[0].order_id, store_id=draw(some([*STORES, None])), staff_id=draw(some([*STAFF, None])),
+        revenue=Decimal(draw(st.integers(0, 9000))), currency="TWD", at=at(draw(times)))
+        for o in orders if draw(st.booleans())]
     created = [MemberCreated(member_id=m, event_id=f"c-{m}-{k}", channel="pos", store_id=draw(some([*STORES, None])),
                              occurred_at=at(draw(times)))
                for m in MEMBERS for k in range(draw(some([0, 1, 1, 1, 2])))]
@@ -239,10 +239,10 @@ def test_a_member_moving_with_a_long_history_fits_a_transaction():
     for n in range(10):
         for k in range(20):
             when = t0 + timedelta(days=31 * k)
-            events.append(OrderRecorded(event_id=f"e{n}-{k}", event_type="order.created", member_id=f"m{n}", source="pos",
-                                        order_id=f"L{n}-{k}", channel="pos", store_id=f"S{n}", total=100 + k, net=100 + k,
-                                        net_kept=100 + k, status="open", placed_at=int(when.timestamp() * 1000),
-                                        version="00000001", occurred_at=when))
+            events.append(OrderRecorded(
+                event_id=f"e{n}-{k}", event_type="order.created", member_id=f"m{n}", source="pos", order_id=f"L{n}-{k}",
+                channel="pos", store_id=f"S{n}", total=100 + k, net=100 + k, net_kept=100 + k, status="open",
+                placed_at=int(when.timestamp() * 1000), version="00000001", occurred_at=when))
     created = [MemberCreated(member_id=f"m{n}", event_id=f"c{n}", channel="pos", store_id=f"S{n}", occurred_at=t0)
                for n in range(10)]
     for n in range(10):
