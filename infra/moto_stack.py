@@ -41,6 +41,8 @@ LOCAL_SECRETS = {
 }
 LOCAL_EMAIL_FROM = "OMO2C 本機 <news@omo2c.local>"
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:3000"
+# Business rules the environment of `omo2c local` (or a test) may set instead of the template's values.
+LOCAL_RULES = ("OMO_QUIET_HOURS", "OMO_FREQUENCY_CAP_MAX", "OMO_FREQUENCY_CAP_DAYS")
 
 
 def local_email_from() -> str:
@@ -138,6 +140,9 @@ def configure_environment(names: Names, aws_endpoint: str | None = None, gateway
         "OMO_LINE_LOGIN_JWKS_URL": f"{gateway_url}/_local/line/oauth2/v2.1/certs",
     }
     env["POWERTOOLS_LOG_LEVEL"] = os.environ.get("OMO_LOCAL_LOG_LEVEL", "WARNING")
+    for key in LOCAL_RULES:  # a local run may try other business rules than the template's
+        if key in os.environ:
+            env[key] = os.environ[key]
     for key, default in LOCAL_SECRETS.items():
         env[key] = os.environ.get(key, default)
     env["OMO_EMAIL_FROM"] = local_email_from()

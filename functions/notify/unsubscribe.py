@@ -9,16 +9,13 @@ and changes nothing.
 
 from __future__ import annotations
 
-from html import escape
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
-from omo2c.core.errors import NotFound, OmoError
 from omo2c.core.http import create_app
 from omo2c.core.observability import logger, metrics
+from omo2c.core.pages import Text, answer_with_pages, html_page
 from omo2c.core.snapstart import prime
 
 app = create_app()
@@ -35,12 +32,8 @@ STYLE = ("body{margin:0;padding:48px 16px;background:#f4f4f4;color:#222;font-fam
          "main{max-width:480px;margin:0 auto;padding:24px;background:#fff;border-radius:8px}h1{font-size:20px}")
 
 
-def page(status: int, title: str, text: str) -> Response:
-    body = (f'<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
-            f"<style>{STYLE}</style></head><body><main><h1>{escape(title)}</h1><p>{escape(text)}</p></main>"
-            "</body></html>")
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body, headers=dict(HEADERS))
+def page(status: int, text: Text) -> Response:
+    return html_page(status, text, HEADERS, STYLE)
 
 
 @app.route("/u/<token>", method=["GET", "POST"], summary="Unsubscribe from campaign e-mail",
@@ -55,26 +48,10 @@ def unsubscribe(token: str):
     metrics.add_metric(name="EmailUnsubscribed" if outcome == "unsubscribed" else "EmailUnsubscribeRepeated",
                        unit="Count", value=1)
     title, text = DONE
-    return page(200, title, text.format(brand=services.settings.brand_name))
+    return page(200, (title, text.format(brand=services.settings.brand_name)))
 
 
-@app.exception_handler(NotFoundError)
-def _no_route(_: Exception) -> Response:
-    return page(404, *INVALID)
-
-
-@app.exception_handler(OmoError)
-def _refused(error: OmoError) -> Response:
-    if isinstance(error, NotFound):
-        return page(404, *INVALID)
-    logger.warning("unsubscribe not done", extra={"error": error.code})
-    return page(error.status, *BROKEN)
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-    return page(500, *BROKEN)
+answer_with_pages(app, page, INVALID, BROKEN, "unsubscribe")
 
 
 @logger.inject_lambda_context(clear_state=True)

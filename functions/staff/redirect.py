@@ -9,16 +9,13 @@ HTML page, never JSON.
 
 from __future__ import annotations
 
-from html import escape
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
-from omo2c.core.errors import NotFound, OmoError
 from omo2c.core.http import create_app
 from omo2c.core.observability import logger
+from omo2c.core.pages import Text, answer_with_pages, html_page
 from omo2c.core.snapstart import prime
 
 app = create_app()
@@ -29,12 +26,8 @@ MISSING = ("找不到這個連結", "這個連結不存在或已失效，請向�
 BROKEN = ("暫時無法開啟連結", "請稍後再試一次。")
 
 
-def page(status: int, title: str, text: str) -> Response:
-    body = (f'<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
-            f"</head><body><h1>{escape(title)}</h1><p>{escape(text)}</p></body></html>")
-    return Response(status_code=status, content_type="text/html; charset=utf-8", body=body,
-                    headers={**PRIVATE, "X-Content-Type-Options": "nosniff"})
+def page(status: int, text: Text) -> Response:
+    return html_page(status, text, PRIVATE)
 
 
 @app.get("/r/<code>", summary="Open a share link (a staff member's or a campaign's)",
@@ -54,23 +47,7 @@ def open_link(code: str):
     return Response(status_code=302, headers={**PRIVATE, "Location": location})
 
 
-@app.exception_handler(NotFoundError)
-def _no_route(_: Exception) -> Response:
-    return page(404, *MISSING)
-
-
-@app.exception_handler(OmoError)
-def _refused(error: OmoError) -> Response:
-    if isinstance(error, NotFound):
-        return page(404, *MISSING)
-    logger.warning("share link not opened", extra={"error": error.code})
-    return page(error.status, *BROKEN)
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response:
-    logger.exception("unhandled error", extra={"error_type": type(error).__name__})
-    return page(500, *BROKEN)
+answer_with_pages(app, page, MISSING, BROKEN, "share link")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -50,6 +50,7 @@ class Run:
     def __init__(self, workdir: Path, *args: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMO_", "LINE_", "POWERTOOLS_"))}
         env["PYTHONPATH"] = str(ROOT)
+        env["OMO_QUIET_HOURS"] = "[]"  # triggered welcomes follow the stack's quiet hours; the tests run at any hour
         port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "infra.cli", "local", "--port", str(port), "--aws-port", str(free_port()), *args],
@@ -89,3 +90,17 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
     run.stop(timeout=20)
     leaked = [line for line in run.stack.output if leaks(line)]
     assert not leaked, f"the local run logged raw phone numbers or emails: {leaked[:5]}"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (its own browser download cannot be reached here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -16,11 +16,11 @@ import pytest
 import requests
 
 from infra.journey import poll
+from tests.e2e.conftest import CHROMIUM
 from tests.support.events import line_body, line_event, line_signature
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 LINE_SECRET = "local-line-channel-secret"  # the local run's default (infra/moto_stack.py)
 QUESTION = "請問有貨嗎？"
@@ -49,16 +49,6 @@ class Line:
         response = self.stack.post("/line/webhook", data=body, headers={
             "X-Line-Signature": line_signature(body, LINE_SECRET), "Content-Type": "application/json"})
         assert response.status_code == 200, missing(response, "POST /line/webhook")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

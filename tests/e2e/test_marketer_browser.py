@@ -20,11 +20,11 @@ import pytest
 import requests
 
 from infra.journey import Journey, poll
+from tests.e2e.conftest import CHROMIUM
 from tests.support.events import line_body, line_event, line_signature, pos_order
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 LINE_SECRET = "local-line-channel-secret"  # the local run's default (infra/moto_stack.py)
 TOTALS = (1280, 2000, 650)  # three walk-in customers' POS orders this month
@@ -54,16 +54,6 @@ def twd(amount) -> str:
     """An amount as Intl.NumberFormat('zh-TW', {currencyDisplay: 'code'}) writes it: a no-break space after TWD."""
     value = Decimal(str(amount))
     return f"TWD\xa0{value:,.0f}" if value == value.to_integral_value() else f"TWD\xa0{value:,.2f}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 class Seed:

@@ -55,3 +55,25 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def drain_queue(sqs: Any, queue_url: str, handler: Any, context: Any, services: Any) -> int:
+    """Feed a queue to its consumer until it is empty (every record must succeed); how many were handled."""
+    handled = 0
+    while True:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return handled
+        result = handler.lambda_handler(sqs_event([m["Body"] for m in messages]), context, services=services)
+        assert result == {"batchItemFailures": []}
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+        handled += len(messages)
+
+
+def bus_record(bus_event: Any, time: str = "2026-12-01T00:00:00Z") -> str:
+    """A bus event in its EventBridge envelope, as a queue fed by a rule holds it."""
+    import json
+
+    return json.dumps({"id": "e1", "source": bus_event.SOURCE, "time": time, "detail-type": bus_event.DETAIL_TYPE,
+                       "detail": bus_event.model_dump(mode="json")})

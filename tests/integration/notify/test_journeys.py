@@ -17,7 +17,7 @@ from omo2c.core.settings import Settings
 from omo2c.events import MemberCreated, MemberLineUnfollowed, OrderRecorded
 from omo2c.members.model import LineStatus
 from omo2c.sources.canonical import CanonicalEvent
-from tests.support.aws import http_event, load_handler, sqs_event
+from tests.support.aws import bus_record, drain_queue, http_event, load_handler, sqs_event
 from tests.support.events import pos_order
 from tests.support.fakes import FakeMessenger, FakeSms
 
@@ -82,22 +82,10 @@ def stack(aws, lambda_context, monkeypatch):
                              {"campaign_id": cid}, headers=headers)[1]
 
         def drain(self) -> int:
-            handled = 0
-            while True:
-                got = aws["sqs"].receive_message(QueueUrl=aws["send_url"], MaxNumberOfMessages=10)
-                messages = got.get("Messages", [])
-                if not messages:
-                    return handled
-                result = handlers["SendWorkerFunction"].lambda_handler(
-                    sqs_event([m["Body"] for m in messages]), lambda_context, services=services)
-                assert result == {"batchItemFailures": []}
-                for m in messages:
-                    aws["sqs"].delete_message(QueueUrl=aws["send_url"], ReceiptHandle=m["ReceiptHandle"])
-                handled += len(messages)
+            return drain_queue(aws["sqs"], aws["send_url"], handlers["SendWorkerFunction"], lambda_context, services)
 
         def event(self, bus_event):
-            body = json.dumps({"id": "e1", "source": bus_event.SOURCE, "time": "2026-12-01T00:00:00Z",
-                               "detail-type": bus_event.DETAIL_TYPE, "detail": bus_event.model_dump(mode="json")})
+            body = bus_record(bus_event)
             result = handlers["NotifyEventsFunction"].lambda_handler(sqs_event([body]), lambda_context,
                                                                      services=services)
             assert result == {"batchItemFailures": []}
