@@ -47,7 +47,7 @@ def _names_a_resource(value: Any, resources: Mapping[str, Any]) -> bool:
     if not isinstance(value, dict):
         return False
     if "Ref" in value:
-        return value["Ref"] in resources
+        return value["Ref"].removesuffix(".Alias") in resources
     if "Fn::GetAtt" in value:
         return True
     if "Fn::Sub" in value:

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
+ALIAS = "live"  # the template's AutoPublishAlias
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -119,7 +120,7 @@ def _ref_id(value: Any) -> str:
     """The logical id behind !Ref X / !GetAtt X.Arn."""
     if isinstance(value, dict):
         if "Ref" in value:
-            return value["Ref"]
+            return value["Ref"].removesuffix(".Alias")  # SAM's `!Ref Function.Alias`: the function's alias
         if "Fn::GetAtt" in value:
             return value["Fn::GetAtt"][0]
     raise ValueError(f"expected a reference, got {value!r}")
@@ -201,6 +202,8 @@ class Names:
             return pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name.endswith(".Alias"):  # SAM's AutoPublishAlias: the alias ARN, which the local run invokes alike
+            return f"{self.arn(name.removesuffix('.Alias'), 'AWS::Serverless::Function')}:{ALIAS}"
         kind = self.type_of(name)
         if kind == "AWS::SQS::Queue":
             return self.queue_urls.get(name, f"http://localhost/{ACCOUNT}/{name}")
