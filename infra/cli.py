@@ -1,6 +1,7 @@
 """The `omo2c` command: `omo2c local` runs the stack, `omo2c invoke` runs one handler; for `sam local invoke`
 (where Docker exists) `omo2c env-json` writes events/env.json and `omo2c sign` re-signs a webhook sample;
-`omo2c rebuild-kpis --month YYYY-MM` recomputes a month's dashboard figures from the stored orders."""
+`omo2c rebuild-kpis --month YYYY-MM` recomputes a month's dashboard figures from the stored orders;
+`omo2c import FILE` loads history (canonical events as JSON lines, or a CSV of POS orders)."""
 
 from __future__ import annotations
 
@@ -221,7 +222,18 @@ def main(argv: list[str] | None = None) -> int:
     kpis.add_argument("--month", required=True, help="YYYY-MM, in the deployment's time zone (OMO_TIME_ZONE)")
     kpis.add_argument("--stack", default=None, help="a deployed stack's name (its MembersTable); default: the "
                                                     "running `omo2c local`, else the environment's OMO_MEMBERS_TABLE")
+    from infra.importer import add_arguments as import_arguments
+
+    import_arguments(commands.add_parser(
+        "import", help="load history into the running `omo2c local` or a deployed stack: canonical events as JSON "
+                       "lines, or a CSV of POS orders; in batches, resumable, idempotent by event id",
+        description="Load history: every line is validated first, then sent in batches through the signed webhook "
+                    "(or straight into the ingest queue), with a progress bar on stderr and a summary on stdout."))
     args = parser.parse_args(argv)
+    if args.command == "import":
+        from infra.importer import main as import_main
+
+        return import_main(args)
     if args.command == "local":
         from infra.local import serve
 

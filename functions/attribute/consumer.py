@@ -15,7 +15,8 @@ from omo2c.events import OrderRecorded, queued
 
 OrderEvents = queued(OrderRecorded)
 processor = queue_processor(OrderEvents)
-prime("omo2c.attribution.storage", "omo2c.staff.storage", "omo2c.members.storage")
+prime("omo2c.attribution.storage", "omo2c.staff.storage", "omo2c.members.storage", composition=wiring.production,
+      services=("commission_service", "publisher"), clients=("events",))
 
 
 def record_handler(record: OrderEvents, services: wiring.Services) -> None:  # type: ignore[valid-type]

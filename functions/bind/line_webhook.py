@@ -20,7 +20,10 @@ from omo2c.line.webhook import parse_delivery
 
 app = create_app()
 prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage",
-      "omo2c.conversations.storage")
+      "omo2c.conversations.storage", "omo2c.identity.storage", "omo2c.identity.verification",
+      composition=wiring.production, services=("resolver", "sms", "conversations", "member_cards", "binding_policy",
+      "publisher"), clients=("events", "sns"), secrets=("line-channel-secret", "line-channel-access-token",
+      "otp-key"))
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
 _handlers: dict[str, object] = {}
 

@@ -17,7 +17,8 @@ from omo2c.sources.canonical import QueuedCanonicalEvent
 
 processor = queue_processor(QueuedCanonicalEvent)
 prime("omo2c.members.storage", "omo2c.staff.storage", "omo2c.members.resolution", "omo2c.cards.service",
-      "omo2c.cards.storage")
+      "omo2c.cards.storage", composition=wiring.production, services=("resolver", "member_cards", "publisher"),
+      clients=("events",), secrets=("member-code-key",))
 
 
 def record_handler(record: QueuedCanonicalEvent, services: wiring.Services) -> None:

@@ -15,7 +15,8 @@ from omo2c.core.snapstart import prime
 from omo2c.core.tracing import tracer
 
 processor = queue_processor(QueuedSendJob)
-prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage")
+prime("linebot.v3.messaging", "omo2c.campaigns.service", "omo2c.campaigns.storage", "omo2c.members.storage",
+      composition=wiring.production, services=("campaign_service", "publisher"), clients=("sqs", "sns"))
 
 
 def record_handler(record: QueuedSendJob, services: wiring.Services) -> None:

@@ -30,3 +30,28 @@ def test_before_snapshot_hooks_load_what_import_leaves_for_later(function, modul
                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
                                                                  "AWS_DEFAULT_REGION": "ap-northeast-1"})
     assert result.returncode == 0, result.stderr[-800:]
+
+
+BUILT = """
+from snapshot_restore_py import get_before_snapshot
+from infra.handlers import load_handler
+from omo2c.core import aws
+load_handler({function!r})
+assert aws.client.cache_info().currsize == 0, "a client was built at import"
+for hook, args, kwargs in get_before_snapshot():
+    hook(*args, **kwargs)
+assert aws.client.cache_info().currsize >= 1, "the hooks built no client"
+from omo2c import wiring
+assert {service!r} in vars(wiring.production()), "the hooks did not compose the service"
+"""
+
+
+@pytest.mark.parametrize(("function", "service"), [
+    ("IngestWorkerFunction", "resolver"), ("AttributeFunction", "commission_service"),
+    ("SendWorkerFunction", "campaign_service"),
+])
+def test_before_snapshot_hooks_build_the_clients_and_services_of_the_first_event(function, service):
+    result = subprocess.run([sys.executable, "-c", BUILT.format(function=function, service=service)], cwd=ROOT,
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
+                                                                 "AWS_DEFAULT_REGION": "ap-northeast-1"})
+    assert result.returncode == 0, result.stderr[-800:]

@@ -1,19 +1,65 @@
-"""boto3 clients, created lazily once per process (never at import, so tests can swap them)."""
+"""boto3 clients, created lazily once per process (never at import, so tests can swap them).
+
+Every client comes from one botocore session per thread (botocore sessions are not safe to create clients
+from concurrently; a Lambda handler runs on one thread): a new session per client would reload the endpoint
+data, rescan the service list and re-register the handlers each time, about as long as the client itself.
+"""
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
+
+_local = threading.local()
+_lock = threading.Lock()
+_generation = 0  # bumped by reset_clients: every thread's session is then built again, from the new environment
+
+
+def session() -> Any:
+    """This thread's boto3 session (one botocore session and data loader behind every client it creates)."""
+    current = getattr(_local, "session", None)
+    if current is None or current[0] != _generation:
+        import boto3
+
+        current = _local.session = (_generation, boto3.session.Session())
+    return current[1]
 
 
 @cache
 def client(service: str) -> Any:
-    import boto3
     from botocore.config import Config
 
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=2, read_timeout=5)
-    return boto3.session.Session().client(service, config=config)
+    with _lock:  # clients are thread-safe once built; building two at once from sessions is not worth racing
+        return session().client(service, config=config)
 
 
 def reset_clients() -> None:
+    global _generation
     client.cache_clear()
+    _generation += 1
+
+
+def table_clients() -> None:
+    """The botocore client behind each loaded pynamodb model, built now from this thread's session (no request
+    is made): for the SnapStart hooks, so that a restore's first event finds them."""
+    import sys
+
+    if "pynamodb.models" not in sys.modules:
+        return
+    from pynamodb.models import Model
+
+    pending, seen = list(Model.__subclasses__()), set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        pending.extend(model.__subclasses__())
+        if not getattr(getattr(model, "Meta", None), "table_name", None):
+            continue
+        connection = model._get_connection().connection
+        if getattr(connection._local, "session", None) is None:
+            connection._local.session = session()._session  # pynamodb would start a botocore session of its own
+        connection.client  # noqa: B018 - builds it
