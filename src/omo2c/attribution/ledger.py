@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from omo2c.attribution.rules import Credit, OrderFacts
+from omo2c.core.spreadsheet import spreadsheet_cell
 
 ZERO_DECIMAL_CURRENCIES = {"TWD", "JPY", "KRW", "VND", "IDR"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP's list of what a spreadsheet may execute
-PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
@@ -152,15 +150,6 @@ def statement(owner: dict[str, str], month: str, entries: list[Entry], now: date
     return {**owner, "month": month, "currencies": currencies, "lines": lines,
             "totals": {k: str(v) for k, v in totals.items()} | {
                 "total": str(totals["pending"] + totals["approved"])}}
-
-
-def spreadsheet_cell(value: Any) -> str:
-    """A cell no spreadsheet executes: text starting like a formula gets OWASP's leading single quote;
-    a plain decimal such as ``-6`` stays a number (it cannot be a formula: digits and one point only)."""
-    text = "" if value is None else str(value)
-    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def statement_csv(document: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from omo2c.campaigns.model import Campaign
 from omo2c.campaigns.rules import links_in
 from omo2c.core.errors import InvalidEvent
+from omo2c.core.spreadsheet import spreadsheet_cell
 from omo2c.links.model import campaign_link_codes, target_url
 
 CHANNELS = ("line", "sms", "email")
@@ -165,7 +166,7 @@ def report_csv(report: dict[str, Any]) -> str:
         values = {**kpi, "run_id": run.get("run_id", "total"), "started_at": run.get("started_at", ""),
                   "trigger": run.get("trigger", ""), "channel": channel,
                   "skipped": sum(kpi["skipped"].values())}
-        writer.writerow(["" if values[c] is None else _cell(values[c]) for c in CSV_COLUMNS])
+        writer.writerow([spreadsheet_cell(values[c]) for c in CSV_COLUMNS])
 
     for run in report["runs"]:
         row(run, "all", run)
@@ -173,9 +174,3 @@ def report_csv(report: dict[str, Any]) -> str:
             row(run, channel, kpi)
     row({}, "all", report["totals"])
     return out.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula: ours are ids and numbers, but say so."""
-    text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "@") else text

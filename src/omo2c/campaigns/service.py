@@ -609,8 +609,10 @@ class CampaignService:
             if channel is not None and send.channel != channel:
                 continue
             campaign = self.store.campaign(send.campaign_id)
-            window = within or timedelta(days=campaign.conversion_days) if campaign else None
-            if campaign is None or window is None or until - datetime.fromisoformat(send.sent_at) > window:
+            if campaign is None:
+                continue
+            window = within or timedelta(days=campaign.conversion_days)
+            if until - datetime.fromisoformat(send.sent_at) > window:
                 continue
             return send, campaign
         return None
