@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from omo2c import wiring
+from omo2c.core.aws import client
 from omo2c.channels.line import signature_valid
 from omo2c.core.errors import PayloadTooLarge, Unauthenticated
 from omo2c.core.http import create_app, json_response, public_base
@@ -19,27 +20,29 @@ from omo2c.core.tracing import tracer
 from omo2c.line.webhook import parse_delivery
 
 app = create_app()
-prime("linebot.v3.messaging", "linebot.v3.webhook", "omo2c.line.conversation", "omo2c.line.storage",
+prime("linebot.v3.messaging", "omo2c.line.conversation", "omo2c.line.storage",
       "omo2c.conversations.storage", "omo2c.identity.storage", "omo2c.identity.verification",
       composition=wiring.production, services=("resolver", "sms", "conversations", "member_cards", "binding_policy",
       "publisher"), clients=("events", "sns"), secrets=("line-channel-secret", "line-channel-access-token",
       "otp-key"))
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="webhookEventId", expires_after_seconds=7 * 86400)
-_handlers: dict[str, object] = {}
+_handlers: dict[tuple[str, int], object] = {}
 
 
 def handle_once(services: wiring.Services):
-    """Redeliveries (same webhookEventId) return the first outcome without acting again."""
-    table = services.settings.idempotency_table
-    if table not in _handlers:
-        store = DynamoDBPersistenceLayer(table_name=table)
+    """Redeliveries (same webhookEventId) return the first outcome without acting again. The store uses the
+    process's DynamoDB client: one of its own would start another boto3 session, reloading botocore's data."""
+    table, dynamodb = services.settings.idempotency_table, client("dynamodb")
+    key = (table, id(dynamodb))
+    if key not in _handlers:
+        store = DynamoDBPersistenceLayer(table_name=table, boto3_client=dynamodb)
 
         @idempotent_function(data_keyword_argument="event", persistence_store=store, config=IDEMPOTENCY)
         def handle(event: dict, conversation, base: str) -> str:
             return conversation.handle(event, base)
 
-        _handlers[table] = handle
-    handle = _handlers[table]
+        _handlers[key] = handle
+    handle = _handlers[key]
     base = public_base(app.current_event.raw_event, services.settings.public_base_url)
     return lambda event: handle(event=event, conversation=services.line_conversation, base=base)
 

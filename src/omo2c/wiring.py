@@ -84,7 +84,7 @@ class Services:
             from omo2c.channels.line import MessagingApiMessenger
 
             self._messenger = MessagingApiMessenger(self.settings.line_api_endpoint,
-                                                    self.secrets.get("line-channel-access-token"))
+                                                    lambda: self.secrets.get("line-channel-access-token"))
         return self._messenger
 
     @property

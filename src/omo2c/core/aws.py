@@ -22,8 +22,38 @@ def session() -> Any:
     if current is None or current[0] != _generation:
         import boto3
 
-        current = _local.session = (_generation, boto3.session.Session())
+        made = boto3.session.Session()
+        made._session.register_component("data_loader", _loader(made._session.get_config_variable("data_path")))
+        current = _local.session = (_generation, made)
     return current[1]
+
+
+def _loader(data_path: str | None) -> Any:
+    """botocore's loader, except that it finds a service's model by that service's own directory.
+
+    botocore first lists every service it has a model for (hundreds of directories, stat'ed one by one:
+    about a fifth of an `import boto3` on a cold start) only to check that the name asked for is among them.
+    The service's own version directories answer the same question; an unknown name still gets
+    botocore's own error, naming every known service."""
+    import os
+
+    from botocore.exceptions import DataNotFoundError
+    from botocore.loaders import Loader, instance_cache
+
+    class ServiceLoader(Loader):
+        @instance_cache
+        def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+            try:
+                latest = self.determine_latest_version(service_name, type_name)
+            except DataNotFoundError:
+                return super().load_service_model(service_name, type_name, api_version)
+            version = api_version or latest
+            model = self.load_data(os.path.join(service_name, version, type_name))
+            self._extras_processor.process(model, self._find_extras(service_name, type_name, version))
+            return model
+
+    paths = [os.path.expanduser(os.path.expandvars(p)) for p in data_path.split(os.pathsep)] if data_path else None
+    return ServiceLoader(extra_search_paths=paths)
 
 
 @cache
