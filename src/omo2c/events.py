@@ -25,9 +25,11 @@ CAMPAIGNS_SOURCE = "omo2c.notify"
 
 
 class BusEvent(BaseModel):
-    """One event on the bus: ``DETAIL_TYPE`` is its EventBridge detail-type, ``SOURCE`` who speaks."""
+    """One event on the bus: ``DETAIL_TYPE`` is its EventBridge detail-type, ``SOURCE`` who speaks.
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Validators are built on an event type's first use (``defer_build``): a function meets a few of them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     DETAIL_TYPE: ClassVar[str]
     SOURCE: ClassVar[str]
     schema_version: Literal[1] = 1
@@ -220,7 +222,7 @@ def from_stored(stored: dict[str, Any]) -> BusEvent:
 class Envelope(BaseModel):
     """The EventBridge envelope as a rule delivers it to a queue."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", defer_build=True)
     id: str
     source: str
     time: datetime

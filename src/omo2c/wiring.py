@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from omo2c.core.aws import reset_clients
 from omo2c.core.secrets import Secrets
 from omo2c.core.settings import Settings
-from omo2c.events import BusEvent
 
 if TYPE_CHECKING:
     from omo2c.access.id_token import IdTokenVerifier
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
     from omo2c.core.bus import EventPublisher
     from omo2c.coupons.service import Coupons
     from omo2c.dashboards.service import Dashboards
+    from omo2c.events import BusEvent
     from omo2c.line.conversation import LineConversation
     from omo2c.links.service import ShareLinks
     from omo2c.loyalty.service import Loyalty

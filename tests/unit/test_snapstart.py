@@ -55,3 +55,20 @@ def test_before_snapshot_hooks_build_the_clients_and_services_of_the_first_event
                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
                                                                  "AWS_DEFAULT_REGION": "ap-northeast-1"})
     assert result.returncode == 0, result.stderr[-800:]
+
+
+IDEMPOTENCY = """
+from snapshot_restore_py import get_before_snapshot
+from infra.handlers import load_handler
+module = load_handler("LineWebhookFunction")
+assert not module._handlers
+for hook, args, kwargs in get_before_snapshot():
+    hook(*args, **kwargs)
+assert module._handlers, "the hooks did not build the idempotency store"
+"""
+
+
+def test_the_line_webhooks_hooks_build_its_idempotency_store_without_calling_aws():
+    result = subprocess.run([sys.executable, "-c", IDEMPOTENCY], cwd=ROOT, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-1"})
+    assert result.returncode == 0, result.stderr[-800:]

@@ -1,7 +1,7 @@
 """Logger and metrics, created once and shared by every handler.
 
 The X-Ray SDK costs ~0.2 s of import, so the tracer lives in :mod:`omo2c.core.tracing` and only
-the functions that wait on outside APIs (LINE, SMS) import it; the rest rely on the
+the campaign sender, whose time goes to outside APIs (LINE, SMS), imports it; the rest rely on the
 template's active tracing at the Lambda level.
 """
 

@@ -20,17 +20,22 @@ from snapshot_restore_py import register_before_snapshot
 
 
 def prime(*modules: str, composition: Callable[[], Any] | None = None, services: Iterable[str] = (),
-          clients: Iterable[str] = (), secrets: Iterable[str] = ()) -> None:
+          clients: Iterable[str] = (), secrets: Iterable[str] = (),
+          then: Iterable[Callable[[Any], Any]] = ()) -> None:
     """Before the snapshot: import ``modules``, build the ``services`` (attributes of what ``composition``
     returns: the handler's ``wiring.production``), the boto3 ``clients`` and the DynamoDB client of every
-    table model loaded by then, and read the ``secrets`` the first event would read."""
-    services, clients, secrets = tuple(services), tuple(clients), tuple(secrets)
+    table model loaded by then, read the ``secrets`` the first event would read, and call each of ``then``
+    with the composition (what the handler itself builds on its first event, such as its idempotency store)."""
+    services, clients, secrets, then = tuple(services), tuple(clients), tuple(secrets), tuple(then)
 
     def load() -> None:
         for name in modules:
             importlib.import_module(name)
         if composition is not None:
-            build(composition(), services, clients, secrets)
+            production = composition()
+            for step in then:
+                step(production)
+            build(production, services, clients, secrets)
 
     register_before_snapshot(load)
 

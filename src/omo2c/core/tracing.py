@@ -1,4 +1,4 @@
-"""Powertools tracer, for the functions whose time goes to outside APIs (LINE, SMS)."""
+"""Powertools tracer, for the campaign sender, whose time goes to outside APIs (LINE, SMS, SES)."""
 
 from __future__ import annotations
 
