@@ -15,6 +15,9 @@ import, untimed (that is snapshot time), and the first event after them is timed
 environment's first invocation: ``first_event_extra_ms.<name>_snapstart`` is that first event minus the
 second, i.e. what a restore still builds on its first event.
 
+``library_floor_ratio.<intake|consumer>`` pairs the same baseline with the libraries alone (:data:`FLOORS`):
+how much of a ratio no project code can remove on this stack.
+
 Targets (issue "cold start stops at the import"): without SnapStart, import + first event ≤ 2× `import boto3`
 for the intake (ingest), the ingest worker and attribution, ≤ 3× for the LINE webhook (bind).
 """
@@ -51,6 +54,36 @@ t0 = time.perf_counter()
 import boto3
 print(int((time.perf_counter() - t0) * 1e6))
 """
+
+# The libraries alone, no project code: what an intake and a queue consumer cannot avoid on this stack
+# (Powertools, one pydantic model, boto3/pynamodb and the clients their first event builds, no request).
+FLOORS = {
+    "intake": """
+import time
+t0 = time.perf_counter()
+import aws_lambda_powertools.event_handler, aws_lambda_powertools.logging, aws_lambda_powertools.metrics
+import pydantic
+class Model(pydantic.BaseModel):
+    name: str
+    count: int = 0
+import boto3
+boto3.session.Session().client("sqs")
+print(int((time.perf_counter() - t0) * 1e6))
+""",
+    "consumer": """
+import time
+t0 = time.perf_counter()
+import aws_lambda_powertools.utilities.batch, aws_lambda_powertools.logging, aws_lambda_powertools.metrics
+import pydantic
+class Model(pydantic.BaseModel):
+    name: str
+    count: int = 0
+import boto3, pynamodb.models
+session = boto3.session.Session()
+session.client("events"), session.client("dynamodb")
+print(int((time.perf_counter() - t0) * 1e6))
+""",
+}
 
 # Nothing but the standard library before the first timer; the handler is loaded the way Lambda loads it.
 PROBE = """
@@ -160,12 +193,15 @@ def measure(pairs: int = PAIRS, snapstart: bool = True, only: tuple[str, ...] = 
                 **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}
     modes = [False, True] if snapstart else [False]
     runs: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+    floors: dict[str, list[float]] = {}
     try:
         env_for = {}
         for name, (logical_id, _) in functions.items():
             function = template.functions[logical_id]
             env_for[name] = {**base_env, **stack_env, **{k: v for k, v in function.environment.items()
                                                           if k not in stack_env and isinstance(v, str)}}
+        template_env = env_for[next(iter(functions))]
+        floor_env = {**base_env, **{k: v for k, v in template_env.items() if k.startswith("PYDANTIC")}}
         # warm the byte-code caches once (a deployed package ships them), so pair 0 is not a compile run
         _run(python, BASELINE, [], base_env)
         for pair in range(pairs):
@@ -183,10 +219,17 @@ def measure(pairs: int = PAIRS, snapstart: bool = True, only: tuple[str, ...] = 
                     boto3_us = int(_run(python, BASELINE, [], base_env))  # the baseline, then its pair right after
                     probe = json.loads(_run(python, PROBE, [json.dumps(spec)], env_for[name]))
                     runs.setdefault((name, snap), []).append({"boto3_us": boto3_us, **probe})
+            for name, code in FLOORS.items():
+                boto3_us = int(_run(python, BASELINE, [], base_env))
+                floors.setdefault(name, []).append(int(_run(python, code, [], floor_env)) / boto3_us)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return summarize(runs, python)
+    results = summarize(runs, python)
+    for name, ratios in floors.items():
+        results[f"cold_start_library_floor_ratio.{name}.min"] = round(min(ratios), 2)
+        results[f"cold_start_library_floor_ratio.{name}.median"] = round(statistics.median(ratios), 2)
+    return results
 
 
 def summarize(runs: dict[tuple[str, bool], list[dict[str, Any]]], python: list[str]) -> dict[str, Any]:
