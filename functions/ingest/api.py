@@ -14,9 +14,12 @@ from omo2c import wiring
 from omo2c.cards.service import MemberCodeCheck
 from omo2c.core.http import create_app, json_response, raw_body
 from omo2c.core.observability import logger, metrics
+from omo2c.core.snapstart import prime
 from omo2c.sources.intake import accept_delivery
 
 app = create_app()
+prime(composition=wiring.production, services=("ingest_queue",), clients=("sqs",),
+      secrets=lambda services: ("member-code-key", *(f"source-secret/{n}" for n in services.settings.webhook_sources)))
 
 
 @lru_cache(maxsize=1)

@@ -48,7 +48,7 @@ assert {service!r} in vars(wiring.production()), "the hooks did not compose the 
 
 @pytest.mark.parametrize(("function", "service"), [
     ("IngestWorkerFunction", "resolver"), ("AttributeFunction", "commission_service"),
-    ("SendWorkerFunction", "campaign_service"),
+    ("SendWorkerFunction", "campaign_service"), ("IngestApiFunction", "ingest_queue"),
 ])
 def test_before_snapshot_hooks_build_the_clients_and_services_of_the_first_event(function, service):
     result = subprocess.run([sys.executable, "-c", BUILT.format(function=function, service=service)], cwd=ROOT,

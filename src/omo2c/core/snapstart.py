@@ -20,13 +20,14 @@ from snapshot_restore_py import register_before_snapshot
 
 
 def prime(*modules: str, composition: Callable[[], Any] | None = None, services: Iterable[str] = (),
-          clients: Iterable[str] = (), secrets: Iterable[str] = (),
+          clients: Iterable[str] = (), secrets: Iterable[str] | Callable[[Any], Iterable[str]] = (),
           then: Iterable[Callable[[Any], Any]] = ()) -> None:
     """Before the snapshot: import ``modules``, build the ``services`` (attributes of what ``composition``
     returns: the handler's ``wiring.production``), the boto3 ``clients`` and the DynamoDB client of every
     table model loaded by then, read the ``secrets`` the first event would read, and call each of ``then``
-    with the composition (what the handler itself builds on its first event, such as its idempotency store)."""
-    services, clients, secrets, then = tuple(services), tuple(clients), tuple(secrets), tuple(then)
+    with the composition (what the handler itself builds on its first event, such as its idempotency store).
+    ``secrets`` may be a function of the composition, for names that follow from settings."""
+    services, clients, then = tuple(services), tuple(clients), tuple(then)
 
     def load() -> None:
         for name in modules:
@@ -35,7 +36,8 @@ def prime(*modules: str, composition: Callable[[], Any] | None = None, services:
             production = composition()
             for step in then:
                 step(production)
-            build(production, services, clients, secrets)
+            names = tuple(secrets(production) if callable(secrets) else secrets)
+            build(production, services, clients, names)
 
     register_before_snapshot(load)
 
