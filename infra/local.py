@@ -39,6 +39,8 @@ from infra.template import ACCOUNT, REGION, ROOT, Function, Names, QueueSource, 
 STATE_FILE = Path(".omo2c-local.json")
 RETRY_BACKOFF_SECONDS = 1
 DRAIN_SECONDS = 10
+QUEUE_COUNTS = {"ApproximateNumberOfMessages": "visible", "ApproximateNumberOfMessagesNotVisible": "in_flight",
+                "ApproximateNumberOfMessagesDelayed": "delayed"}
 log = logging.getLogger("local_run")
 
 
@@ -72,12 +74,15 @@ class FunctionHost:
     def __init__(self, template: Template) -> None:
         self.template = template
         self._locks = {name: threading.Lock() for name in template.functions}
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
 
     def module(self, logical_id: str) -> ModuleType:
         return load_handler(logical_id, self.template)
 
     def invoke(self, logical_id: str, event: Any) -> Any:
-        handler = entry_point(logical_id, self.template)
+        handler = self._handlers.get(logical_id)
+        if handler is None:  # imported once per process: its entry point, once found, stays the same
+            handler = self._handlers[logical_id] = entry_point(logical_id, self.template)
         with self._locks[logical_id]:
             return handler(event, LambdaContext(self.template.functions[logical_id]))
 
@@ -319,6 +324,131 @@ class Poller(threading.Thread):
         return len(received)
 
 
+# ---------------------------------------------------------------------- servers
+_handler_class: Any = None
+
+
+def keep_alive_handler() -> Any:
+    """werkzeug's request handler, keeping the connection open for the client's next request.
+
+    werkzeug answers every request with ``Connection: close``, as it cannot tell how much of a body the
+    application left unread; each AWS call of a handler then costs a new connection and a new server
+    thread, more than moto's work for most calls. Here a request that gives its Content-Length has its body
+    read before the application runs, so nothing is left on the connection but the next request; any other
+    request (a chunked body, ``Expect: 100-continue``) is answered and closed as werkzeug does.
+    """
+    global _handler_class
+    if _handler_class is None:
+        import io
+
+        from werkzeug.serving import WSGIRequestHandler
+
+        class KeepAliveHandler(WSGIRequestHandler):
+            keep_alive = False
+
+            def setup(self) -> None:
+                super().setup()
+                # headers and body leave in two writes: without this, Nagle's algorithm holds the body back
+                # until the client's delayed ACK of the headers (some 40 ms) on a connection kept open
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def run_wsgi(self) -> None:
+                length = self.headers.get("Content-Length")
+                self.keep_alive = (not self.headers.get("Transfer-Encoding") and not self.headers.get("Expect")
+                                   and (length is None or length.strip().isdigit()))
+                if not self.keep_alive:
+                    super().run_wsgi()
+                    return
+                connection = self.rfile
+                self.rfile = io.BytesIO(connection.read(int(length)) if length else b"")  # type: ignore[assignment]
+                try:
+                    super().run_wsgi()
+                finally:
+                    self.rfile = connection
+                    self.keep_alive = False
+
+            def send_header(self, keyword: str, value: str) -> None:
+                if self.keep_alive and keyword.lower() == "connection" and value.lower() == "close":
+                    return  # the body is read: the connection can carry the next request
+                super().send_header(keyword, value)
+
+        _handler_class = KeepAliveHandler
+    return _handler_class
+
+
+class MotoServer:
+    """moto's server (as ``moto.server.ThreadedMotoServer`` runs it) in a thread, on keep-alive connections.
+
+    The run's own handlers live in this process: a request of theirs to ``endpoint`` is handed to the
+    server's WSGI application right here (:meth:`answer`), not sent through a socket to a server thread
+    and back, which cost more than moto's own work for most calls. It is the same application with the
+    same request: the same answer. Anyone else (a browser, the AWS CLI, ``sam local invoke``) uses HTTP.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._send: Any = None
+
+    def start(self) -> None:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        self.app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                   request_handler=keep_alive_handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto", daemon=True)
+        self._thread.start()
+        self._serve_in_process()
+
+    def _serve_in_process(self) -> None:
+        from botocore.httpsession import URLLib3Session
+
+        send, prefix, server = URLLib3Session.send, self.endpoint + "/", self
+
+        def local_send(session: Any, request: Any) -> Any:
+            if request.url.startswith(prefix):
+                return server.answer(request)
+            return send(session, request)
+
+        self._send = send
+        URLLib3Session.send = local_send
+
+    def answer(self, request: Any) -> Any:
+        """botocore's prepared ``request`` through the server's application, as the HTTP server would pass it."""
+        from urllib.parse import urlsplit
+
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+        parts = urlsplit(request.url)
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+        environ = EnvironBuilder(path=parts.path, query_string=parts.query, method=request.method,
+                                 base_url=self.endpoint, headers=headers, data=body or b"").get_environ()
+        environ["REMOTE_ADDR"] = "127.0.0.1"
+        chunks, status, response_headers = run_wsgi_app(self.app, environ, buffered=True)
+        return AWSResponse(request.url, int(status.split(" ", 1)[0]), dict(response_headers),
+                           MockRawResponse(b"".join(chunks)))
+
+    def stop(self) -> None:
+        if self._send is not None:
+            from botocore.httpsession import URLLib3Session
+
+            URLLib3Session.send = self._send
+            self._send = None
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 # ---------------------------------------------------------------------- the run
 class LocalRun:
     def __init__(self, port: int = 3000, template: Template | None = None, *,
@@ -343,10 +473,8 @@ class LocalRun:
         self.url = f"http://127.0.0.1:{port}"
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         aws_port = self.aws_port or free_port()
-        self._moto = ThreadedMotoServer(ip_address=self.bind_host, port=aws_port, verbose=False)
+        self._moto = MotoServer(self.bind_host, aws_port)
         self._moto.start()
         self.aws_endpoint = f"http://127.0.0.1:{aws_port}"
         self.env = provision(self.names, self.aws_endpoint, self.url)
@@ -362,7 +490,8 @@ class LocalRun:
         self._start_scheduler()
         from werkzeug.serving import make_server
 
-        self._http = make_server(self.bind_host, self.port, self.wsgi, threaded=True)
+        self._http = make_server(self.bind_host, self.port, self.wsgi, threaded=True,
+                                 request_handler=keep_alive_handler())
         threading.Thread(target=self._http.serve_forever, name="gateway", daemon=True).start()
         STATE_FILE.write_text(json.dumps({"url": self.url, "aws_endpoint": self.aws_endpoint, "pid": os.getpid(),
                                           "env": self.env}, indent=2))
@@ -486,9 +615,22 @@ class LocalRun:
                 "pollers": sorted({p.source.queue for p in self.pollers if p.is_alive()}),
                 "functions": sorted(self.template.functions),
                 "rules": sorted(self.template.rules),
-                "stats": {p.source.queue: {"delivered": p.delivered, "failed": p.failed} for p in self.pollers},
+                "stats": self.queue_stats(),
             })
         return _json(404, {"message": "Not Found"})
+
+    def queue_stats(self) -> dict[str, dict[str, int]]:
+        """Per polled queue: messages its consumer took (``delivered``) and gave back (``failed``), and what the
+        queue holds now: ``visible``, ``in_flight`` (received, not yet deleted) and ``delayed``."""
+        from omo2c.core.aws import client
+
+        sqs, stats = client("sqs"), {}
+        for poller in self.pollers:
+            counts = sqs.get_queue_attributes(QueueUrl=poller.queue_url, AttributeNames=list(QUEUE_COUNTS))
+            stats[poller.source.queue] = {
+                "delivered": poller.delivered, "failed": poller.failed,
+                **{name: int(counts["Attributes"].get(attribute, 0)) for attribute, name in QUEUE_COUNTS.items()}}
+        return stats
 
     @staticmethod
     def _sns_backend() -> Any:
