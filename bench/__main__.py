@@ -19,7 +19,8 @@ BENCHMARKS = ["cold_start", "ddb_requests", "campaigns", "throughput", "cost_mod
 TARGETS = {
     "cold_start_first_event_ratio.ingest.median": "≤ 2", "cold_start_first_event_ratio.ingest_worker.median": "≤ 2",
     "cold_start_first_event_ratio.attribute.median": "≤ 2", "cold_start_first_event_ratio.bind.median": "≤ 3",
-    "local_events_per_second": "≥ 50", "local_throughput_events": "≥ 20000",
+    "local_events_per_second": "≥ 50", "local_throughput_events": "≥ 20000", "local_per_event_growth": "≤ 1.1",
+    "local_failed_deliveries": "0",
     "ddb_requests.order_known_member": "≤ 2", "ddb_requests.order_merge": "≤ 4",
     "ddb_requests.line_follow": "≤ 3", "ddb_requests.line_binding": "≤ 3",
     "campaign_read_ratio.10k": "≤ 1.1", "campaign_read_ratio.100k": "≤ 1.1", "line_calls_per_1000": "≤ 2",
