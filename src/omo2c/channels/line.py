@@ -8,12 +8,12 @@ which needs no SDK: a customer's chat message that only has to be kept never loa
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any, Protocol
+
+from omo2c.sources.signatures import body_signature
 
 LINE_TEXT_LIMIT = 5000  # a text message holds at most 5,000 characters
 LINE_MESSAGES_PER_CALL = 5
@@ -43,8 +43,7 @@ def signature_valid(body: str, signature: str | None, channel_secret: str) -> bo
     """``X-Line-Signature``: base64 of HMAC-SHA256 over the raw body, keyed with the channel secret."""
     if not signature:
         return False
-    digest = hmac.new(channel_secret.encode(), body.encode(), hashlib.sha256).digest()
-    return hmac.compare_digest(base64.b64encode(digest), signature.encode())
+    return hmac.compare_digest(body_signature(channel_secret, body.encode()).encode(), signature.encode())
 
 
 class MessagingApiMessenger:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import subprocess
 import sys
 
@@ -13,10 +10,11 @@ from hypothesis import strategies as st
 
 from infra.template import ROOT
 from omo2c.channels.line import signature_valid
+from omo2c.sources.signatures import body_signature
 
 
 def _signed(secret: str, body: str) -> str:
-    return base64.b64encode(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest()).decode()
+    return body_signature(secret, body.encode())
 
 
 @settings(deadline=None)  # the first example imports the SDK
