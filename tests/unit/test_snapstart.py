@@ -21,15 +21,20 @@ assert {module!r} in sys.modules, "not loaded by the hooks"
 """
 
 
+
+def run_fresh(code: str) -> None:
+    """``code`` in a fresh interpreter with no AWS credentials: any AWS call in the hooks fails it."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-1"})
+    assert result.returncode == 0, result.stderr[-800:]
+
+
 @pytest.mark.parametrize(("function", "module"), [
     ("IngestWorkerFunction", "omo2c.members.storage"), ("AttributeFunction", "omo2c.attribution.storage"),
     ("LineWebhookFunction", "linebot.v3.messaging"), ("SendWorkerFunction", "linebot.v3.messaging"),
 ])
 def test_before_snapshot_hooks_load_what_import_leaves_for_later(function, module):
-    result = subprocess.run([sys.executable, "-c", PROBE.format(function=function, module=module)], cwd=ROOT,
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
-                                                                 "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    assert result.returncode == 0, result.stderr[-800:]
+    run_fresh(PROBE.format(function=function, module=module))
 
 
 BUILT = """
@@ -51,10 +56,7 @@ assert {service!r} in vars(wiring.production()), "the hooks did not compose the 
     ("SendWorkerFunction", "campaign_service"), ("IngestApiFunction", "ingest_queue"),
 ])
 def test_before_snapshot_hooks_build_the_clients_and_services_of_the_first_event(function, service):
-    result = subprocess.run([sys.executable, "-c", BUILT.format(function=function, service=service)], cwd=ROOT,
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin",
-                                                                 "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    assert result.returncode == 0, result.stderr[-800:]
+    run_fresh(BUILT.format(function=function, service=service))
 
 
 IDEMPOTENCY = """
@@ -69,6 +71,4 @@ assert module._handlers, "the hooks did not build the idempotency store"
 
 
 def test_the_line_webhooks_hooks_build_its_idempotency_store_without_calling_aws():
-    result = subprocess.run([sys.executable, "-c", IDEMPOTENCY], cwd=ROOT, capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "ap-northeast-1"})
-    assert result.returncode == 0, result.stderr[-800:]
+    run_fresh(IDEMPOTENCY)
