@@ -71,6 +71,18 @@ def reset_clients() -> None:
     _generation += 1
 
 
+def share_session_with_pynamodb() -> None:
+    """pynamodb starts a botocore session of its own for every model's connection, each reloading the endpoint
+    data and the DynamoDB model (about one `import boto3` apiece on a cold start): give it the thread's one."""
+    from pynamodb.connection import base
+
+    if getattr(base.get_session, "__module__", "") != __name__:
+        def shared() -> Any:
+            return session()._session
+
+        base.get_session = shared
+
+
 def table_clients() -> None:
     """The botocore client behind each loaded pynamodb model, built now from this thread's session (no request
     is made): for the SnapStart hooks, so that a restore's first event finds them."""
@@ -79,6 +91,8 @@ def table_clients() -> None:
     if "pynamodb.models" not in sys.modules:
         return
     from pynamodb.models import Model
+
+    share_session_with_pynamodb()
 
     pending, seen = list(Model.__subclasses__()), set()
     while pending:
@@ -89,7 +103,4 @@ def table_clients() -> None:
         pending.extend(model.__subclasses__())
         if not getattr(getattr(model, "Meta", None), "table_name", None):
             continue
-        connection = model._get_connection().connection
-        if getattr(connection._local, "session", None) is None:
-            connection._local.session = session()._session  # pynamodb would start a botocore session of its own
-        connection.client  # noqa: B018 - builds it
+        model._get_connection().connection.client  # noqa: B018 - builds it

@@ -15,6 +15,7 @@ from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.models import Model
 
+from omo2c.core import aws
 from omo2c.core.settings import Settings
 
 
@@ -41,23 +42,9 @@ class MembersTableItem(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
-def _share_session() -> None:
-    """pynamodb starts a botocore session of its own for every model's connection, each reloading the endpoint
-    data and the DynamoDB model (about one `import boto3` apiece on a cold start): give it the thread's one."""
-    from pynamodb.connection import base
-
-    from omo2c.core import aws
-
-    if getattr(base.get_session, "__module__", "") != __name__:
-        def shared() -> Any:
-            return aws.session()._session
-
-        base.get_session = shared
-
-
 def configure(settings: Settings, models: tuple[type[Model], ...], table: str | None = None) -> None:
     """Point the models at this deployment's table, region and (locally) endpoint."""
-    _share_session()
+    aws.share_session_with_pynamodb()
     table_name = table or settings.members_table
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "ap-northeast-1"
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
