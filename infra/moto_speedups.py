@@ -494,6 +494,14 @@ def _owner(message: Any) -> _MessageList | None:
     return ref() if ref is not None else None
 
 
+def _held(queue: Any, receipt_handle: str) -> Any:
+    """The message of ``queue`` this receipt handle was given for, or None (moto's own search decides then)."""
+    message = _HANDLES.get(receipt_handle)
+    if message is None or message not in queue._messages.members or not message.had_receipt_handle(receipt_handle):
+        return None
+    return message
+
+
 def _install_sqs() -> None:
     from moto.core.utils import unix_time
     from moto.sqs import models
@@ -537,11 +545,11 @@ def _install_sqs() -> None:
         """Find the message by its receipt handle (any it ever had) instead of testing every message."""
         if receipt_handle in self.deleted_messages:
             return
-        message = _HANDLES.get(receipt_handle)
-        messages = self._messages
-        if message is None or message not in messages.members or not message.had_receipt_handle(receipt_handle):
+        message = _held(self, receipt_handle)
+        if message is None:
             queue_delete(self, receipt_handle)  # not one of ours: moto's own search, and its error
             return
+        messages = self._messages
         while message in messages.members:
             messages.remove(message)
         self.pending_messages.discard(message)
@@ -553,9 +561,8 @@ def _install_sqs() -> None:
                                   visibility_timeout: int) -> None:
         """moto's, with the message found by its receipt handle instead of by testing every message."""
         queue = self.get_queue(queue_name)
-        message = _HANDLES.get(receipt_handle)
-        if message is None or message not in queue._messages.members or not message.had_receipt_handle(
-                receipt_handle):
+        message = _held(queue, receipt_handle)
+        if message is None:
             backend_change_visibility(self, queue_name, receipt_handle, visibility_timeout)
             return
         visibility_timeout_msec = int(visibility_timeout) * 1000
