@@ -39,8 +39,8 @@ from infra.template import ACCOUNT, REGION, ROOT, Function, Names, QueueSource, 
 STATE_FILE = Path(".omo2c-local.json")
 RETRY_BACKOFF_SECONDS = 1
 DRAIN_SECONDS = 10
-QUEUE_COUNTS = {"ApproximateNumberOfMessages": "visible", "ApproximateNumberOfMessagesNotVisible": "in_flight",
-                "ApproximateNumberOfMessagesDelayed": "delayed"}
+QUEUE_COUNTS = {"approximate_number_of_messages": "visible", "approximate_number_of_messages_not_visible": "in_flight",
+                "approximate_number_of_messages_delayed": "delayed"}
 log = logging.getLogger("local_run")
 
 
@@ -622,14 +622,14 @@ class LocalRun:
     def queue_stats(self) -> dict[str, dict[str, int]]:
         """Per polled queue: messages its consumer took (``delivered``) and gave back (``failed``), and what the
         queue holds now: ``visible``, ``in_flight`` (received, not yet deleted) and ``delayed``."""
-        from omo2c.core.aws import client
+        from moto.sqs.models import sqs_backends
 
-        sqs, stats = client("sqs"), {}
-        for poller in self.pollers:
-            counts = sqs.get_queue_attributes(QueueUrl=poller.queue_url, AttributeNames=list(QUEUE_COUNTS))
+        queues, stats = sqs_backends[ACCOUNT][REGION].queues, {}
+        for poller in self.pollers:  # read from moto itself: a watcher polling this must not load the run
+            queue = queues[poller.queue_url.rsplit("/", 1)[-1]]
             stats[poller.source.queue] = {
                 "delivered": poller.delivered, "failed": poller.failed,
-                **{name: int(counts["Attributes"].get(attribute, 0)) for attribute, name in QUEUE_COUNTS.items()}}
+                **{name: int(getattr(queue, attribute)) for attribute, name in QUEUE_COUNTS.items()}}
         return stats
 
     @staticmethod

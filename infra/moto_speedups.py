@@ -37,6 +37,11 @@ one moto would give (same counts, errors, visibility timeouts, redrive to the de
 moto's EventBridge compiles the same eight JSONPath expressions again for every target of every
 event (a fresh parser each time); :func:`_install_events` compiles each once.
 
+moto's response handlers look up, on every request, whether the action names one of their methods by
+listing every member of the handler's class (``inspect.getmembers``, hundreds of attributes through the
+class's MRO). :func:`_install_responses` lists them once per class, again only if a class of the MRO
+changes its attributes.
+
 moto's response serialiser finds each member of each structure it writes by asking six alias
 providers for candidate keys, for every value: a DynamoDB item of twenty attributes costs hundreds
 of those look-ups. For a plain dict the candidates depend only on the shape, so
@@ -77,6 +82,7 @@ def install() -> None:
     _install_events()
     _install_serializer()
     _install_server_routing()
+    _install_responses()
     _installed = True
 
 
@@ -717,3 +723,21 @@ def _install_server_routing() -> None:
         return found
 
     DomainDispatcherApplication.get_backend_for_host = backend_for_host
+
+
+# ---------------------------------------------------------------------- moto's response handlers
+def _install_responses() -> None:
+    from moto.core import responses, utils
+
+    listed = utils.method_names_from_class
+    known: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: type) -> list[str]:
+        """moto's list of ``clazz``'s functions, kept while no class of its MRO changes its attributes."""
+        shape = tuple(tuple(vars(c)) for c in clazz.__mro__)
+        found = known.get(clazz)
+        if found is None or found[0] != shape:
+            found = known[clazz] = (shape, listed(clazz))
+        return found[1]
+
+    responses.method_names_from_class = method_names_from_class

@@ -74,3 +74,20 @@ def test_readers_never_see_a_transaction_half_applied(aws):
         stop.set()
     assert reads[0] > 10, "the readers never ran alongside the writer"
     assert torn == [], f"{len(torn)} of {reads[0]} reads saw a transaction half applied, e.g. {torn[:3]}"
+
+
+def test_handlers_find_their_actions_as_moto_lists_them():
+    """The per-class list of handler methods is moto's own, and follows a class that gains one."""
+    from moto.core import responses, utils
+    from moto.sqs.responses import SQSResponse
+
+    from infra import moto_speedups
+
+    moto_speedups.install()
+    assert responses.method_names_from_class(SQSResponse) == utils.method_names_from_class(SQSResponse)
+    SQSResponse.an_added_action = lambda self: None
+    try:
+        assert "an_added_action" in responses.method_names_from_class(SQSResponse)
+    finally:
+        del SQSResponse.an_added_action
+    assert "an_added_action" not in responses.method_names_from_class(SQSResponse)

@@ -45,3 +45,21 @@ def test_partial_failure_keeps_only_the_failed_message_until_it_reaches_the_dlq(
     dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"])["n"] for m in dead] == [4]
     assert "Messages" not in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+
+
+def test_the_wiring_reports_what_each_polled_queue_holds_as_sqs_counts_it(aws):
+    from types import SimpleNamespace
+
+    from infra.local import LocalRun
+
+    sqs, url = aws["sqs"], aws["send_url"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)
+    poller = SimpleNamespace(queue_url=url, source=SimpleNamespace(queue="SendQueue"), delivered=7, failed=1)
+    stats = LocalRun.queue_stats(SimpleNamespace(pollers=[poller]))  # type: ignore[arg-type]
+    counted = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert stats == {"SendQueue": {"delivered": 7, "failed": 1, "visible": 2, "in_flight": 1, "delayed": 1}}
+    assert (counted["ApproximateNumberOfMessages"], counted["ApproximateNumberOfMessagesNotVisible"],
+            counted["ApproximateNumberOfMessagesDelayed"]) == ("2", "1", "1")
