@@ -63,3 +63,48 @@ def counting() -> Iterator[Calls]:
 
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", counted):
         yield calls
+
+
+@dataclass
+class AwsTime:
+    """AWS requests made and the time they took: ``seconds`` for the whole call (botocore's client side and
+    the answer), ``moto_seconds`` for moto's own answer (only when moto answers in-process, as under
+    ``mock_aws``)."""
+
+    calls: int = 0
+    seconds: float = 0.0
+    moto_seconds: float = 0.0
+
+
+@contextmanager
+def timing() -> Iterator[AwsTime]:
+    """Time every AWS request made inside (outermost calls only: a paginator's pages count, its wrapper not)."""
+    import threading
+    import time
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    spent, local = AwsTime(), threading.local()
+    api_call, answer = botocore.client.BaseClient._make_api_call, BotocoreStubber.process_request
+
+    def timed_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if getattr(local, "inside", False):
+            return api_call(client, operation, params)
+        local.inside, started = True, time.perf_counter()
+        try:
+            return api_call(client, operation, params)
+        finally:
+            local.inside = False
+            spent.calls += 1
+            spent.seconds += time.perf_counter() - started
+
+    def timed_answer(stubber: Any, request: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return answer(stubber, request)
+        finally:
+            spent.moto_seconds += time.perf_counter() - started
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", timed_call), \
+            mock.patch.object(BotocoreStubber, "process_request", timed_answer):
+        yield spent

@@ -11,6 +11,14 @@ In-process: the same events through the same consumers, called directly with SQS
 worker, then each queue the bus fed, drained in the order events flow (a consumer's own events reach the
 queues after it), until every one is empty. ``in_process_events_per_second`` is the events over that time.
 
+What bounds both: per event, the in-process run's AWS requests (``in_process_aws_calls_per_event``), the time
+they took from botocore's call to its parsed answer (``in_process_aws_ms_per_event``) and moto's own answer
+alone (``in_process_moto_ms_per_event``). ``aws_floor_events_per_second`` (1000 over the first) is the most
+one core could deliver with those requests if the handlers, the queues' plumbing and everything else cost
+nothing; ``moto_floor_events_per_second`` the same for moto's answers alone (were botocore free too). The
+local run holds moto and every handler in one interpreter (one core, under the GIL), so neither can be beaten
+there without fewer requests per event or a cheaper moto.
+
 Per-event time of the local run, from first to last: the pipeline's progress is its deliveries so far (to
 every consumer) as a share of all it made, in events; ``local_ms_per_event.first_1000`` is the time the
 first 1,000 events of progress took (from the first post), ``local_ms_per_event.last_1000`` the last 1,000
@@ -98,9 +106,11 @@ def _depth(template: Template, queue: str) -> int:
     return depth.get(queue, len(template.queues))
 
 
-def in_process(events: list[dict[str, Any]]) -> float:
+def in_process(events: list[dict[str, Any]]) -> dict[str, float]:
     """The same events through the same consumers, called directly: the ingest worker, then every queue the
-    bus feeds, in the order events flow, until all are empty. Events per second."""
+    bus feeds, in the order events flow, until all are empty. Events per second (``events_per_second``), and
+    per event the AWS requests made (``aws_calls``), the milliseconds they took (``aws_ms``: botocore and
+    moto's answer) and moto's answer alone (``moto_ms``)."""
     saved = {key: os.environ.get(key) for key in RULES}
     os.environ.update(RULES)
     try:
@@ -113,7 +123,8 @@ def in_process(events: list[dict[str, Any]]) -> float:
                 os.environ[key] = value
 
 
-def _in_process(events: list[dict[str, Any]]) -> float:
+def _in_process(events: list[dict[str, Any]]) -> dict[str, float]:
+    from bench.counting import timing
     from infra.local import FunctionHost
 
     with moto_stack.in_process(gateway_url="http://127.0.0.1:9") as stack:
@@ -123,12 +134,16 @@ def _in_process(events: list[dict[str, Any]]) -> float:
         sqs = client("sqs")
         bodies = [json.dumps({**e, "source": "pos"}, ensure_ascii=False) for e in events]
         order = [pair for pair in flow_order(stack.template) if pair[1] != "IngestQueue"]
-        started = time.perf_counter()
-        for start in range(0, len(bodies), 10):
-            host.invoke("IngestWorkerFunction", _sqs(bodies[start:start + 10]))
-        while any([_drain(host, sqs, stack.queue_url(queue), function) for function, queue in order]):
-            pass  # a later consumer published to an earlier queue: go round again
-        return len(events) / (time.perf_counter() - started)
+        with timing() as aws:
+            started = time.perf_counter()
+            for start in range(0, len(bodies), 10):
+                host.invoke("IngestWorkerFunction", _sqs(bodies[start:start + 10]))
+            while any([_drain(host, sqs, stack.queue_url(queue), function) for function, queue in order]):
+                pass  # a later consumer published to an earlier queue: go round again
+            elapsed = time.perf_counter() - started
+        return {"events_per_second": len(events) / elapsed, "aws_calls": aws.calls / len(events),
+                "aws_ms": aws.seconds * 1000 / len(events), "moto_ms": aws.moto_seconds * 1000 / len(events),
+                "ms": elapsed * 1000 / len(events)}
 
 
 def _drain(host: Any, sqs: Any, url: str, function: str) -> int:
@@ -262,8 +277,14 @@ def measure() -> dict[str, float]:
     direct = in_process(events)
     first, last = local["first"], local["last"]
     return {"local_events_per_second": round(local["events_per_second"], 1),
-            "in_process_events_per_second": round(direct, 1),
-            "local_throughput_ratio": round(local["events_per_second"] / direct, 3),
+            "in_process_events_per_second": round(direct["events_per_second"], 1),
+            "local_throughput_ratio": round(local["events_per_second"] / direct["events_per_second"], 3),
+            "in_process_ms_per_event": round(direct["ms"], 2),
+            "in_process_aws_calls_per_event": round(direct["aws_calls"], 2),
+            "in_process_aws_ms_per_event": round(direct["aws_ms"], 2),
+            "in_process_moto_ms_per_event": round(direct["moto_ms"], 2),
+            "aws_floor_events_per_second": round(1000 / direct["aws_ms"], 1) if direct["aws_ms"] else 0.0,
+            "moto_floor_events_per_second": round(1000 / direct["moto_ms"], 1) if direct["moto_ms"] else 0.0,
             "local_throughput_events": len(events),
             "local_ms_per_event.first_1000": round(first, 2), "local_ms_per_event.last_1000": round(last, 2),
             "local_per_event_growth": round(last / first, 3) if first else 0.0,
