@@ -15,8 +15,9 @@ import, untimed (that is snapshot time), and the first event after them is timed
 environment's first invocation: ``first_event_extra_ms.<name>_snapstart`` is that first event minus the
 second, i.e. what a restore still builds on its first event.
 
-``library_floor_ratio.<intake|consumer>`` pairs the same baseline with the libraries alone (:data:`FLOORS`):
-how much of a ratio no project code can remove on this stack.
+``library_floor_ratio.<intake|consumer|line_webhook>`` pairs the same baseline with the libraries alone
+(:data:`FLOORS`): how much of a ratio no project code can remove on this stack. The LINE webhook's is the
+intake's plus Powertools' idempotency utility and the DynamoDB and EventBridge clients its first event builds.
 
 Targets (issue "cold start stops at the import"): without SnapStart, import + first event ≤ 2× `import boto3`
 for the intake (ingest), the ingest worker and attribution, ≤ 3× for the LINE webhook (bind).
@@ -81,6 +82,20 @@ class Model(pydantic.BaseModel):
 import boto3, pynamodb.models
 session = boto3.session.Session()
 session.client("events"), session.client("dynamodb")
+print(int((time.perf_counter() - t0) * 1e6))
+""",
+    "line_webhook": """
+import time
+t0 = time.perf_counter()
+import aws_lambda_powertools.event_handler, aws_lambda_powertools.logging, aws_lambda_powertools.metrics
+import aws_lambda_powertools.utilities.idempotency
+import pydantic
+class Model(pydantic.BaseModel):
+    name: str
+    count: int = 0
+import boto3, pynamodb.models
+session = boto3.session.Session()
+session.client("dynamodb"), session.client("events")
 print(int((time.perf_counter() - t0) * 1e6))
 """,
 }
