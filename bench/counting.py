@@ -78,7 +78,8 @@ class AwsTime:
 
 @contextmanager
 def timing() -> Iterator[AwsTime]:
-    """Time every AWS request made inside (outermost calls only: a paginator's pages count, its wrapper not)."""
+    """Time every AWS request made inside, each once (a call made while one of the same thread is being timed
+    counts within it)."""
     import threading
     import time
 
