@@ -1,5 +1,5 @@
 """What every DynamoDB adapter shares: the table base classes, Decimal money, pointing models at
-the deployment's tables, and one BatchGetItem across item types.
+the deployment's tables, one BatchGetItem across item types, and when a brief cache was never read.
 
 Only the ``storage`` modules of each business area import this (and pynamodb).
 """
@@ -17,6 +17,8 @@ from pynamodb.models import Model
 
 from omo2c.core import aws
 from omo2c.core.settings import Settings
+
+NEVER = float("-inf")  # a brief cache's "read at": older than any TTL, as the monotonic clock may start near zero
 
 
 class DecimalAttribute(Attribute[Decimal]):

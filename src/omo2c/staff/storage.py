@@ -10,7 +10,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from omo2c.core.dynamo import MembersTableItem, configure
+from omo2c.core.dynamo import NEVER, MembersTableItem, configure
 from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import InvalidIdentifier, normalize_phone
@@ -162,7 +162,7 @@ class StaffDirectory:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         configure(self.settings, STAFF_MODELS)
-        self._stores: tuple[float, dict[str, Store]] = (0.0, {})
+        self._stores: tuple[float, dict[str, Store]] = (NEVER, {})
         self._names: dict[str, tuple[float, str | None]] = {}
 
     def staff(self, staff_id: str) -> Staff | None:
@@ -202,7 +202,7 @@ class StaffDirectory:
         """Names for message signatures, cached briefly like the stores."""
         if not staff_id:
             return None
-        fetched_at, name = self._names.get(staff_id, (0.0, None))
+        fetched_at, name = self._names.get(staff_id, (NEVER, None))
         if time.monotonic() - fetched_at >= STORES_TTL_SECONDS:
             staff = self.staff(staff_id)
             name = staff.name if staff else None
@@ -221,7 +221,7 @@ class StaffDirectory:
             except InvalidIdentifier:
                 normal = None
         StoreItem("STORES", f"STORE#{store_id}", store_id=store_id, name=name, phone=normal).save()
-        self._stores = (0.0, {})
+        self._stores = (NEVER, {})
         return Store(store_id, name, normal)
 
     def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str,
