@@ -67,8 +67,7 @@ class Journeys:
         self.store = service.store
 
     def _journeys(self, event: str) -> list[Campaign]:
-        return [c for c in self.store.campaigns()
-                if c.status == "active" and c.trigger is not None and c.trigger.event == event]
+        return [c for c in self.store.journeys() if c.trigger is not None and c.trigger.event == event]
 
     # ------------------------------------------------------------------ a member's moment
     def on_event(self, event: BusEvent) -> list[str]:

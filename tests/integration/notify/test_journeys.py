@@ -324,3 +324,36 @@ def test_kpis_count_blocks_clicks_conversions_and_the_repurchase_rate(stack):
     table = list(csv.DictReader(io.StringIO(stack.report(cid, Accept="text/csv"))))
     assert [(r["run_id"] == run["run_id"], r["channel"]) for r in table[:2]] == [(True, "all"), (True, "line")]
     assert table[0]["blocked"] == "1" and table[0]["conversions"] == "1" and table[-1]["run_id"] == "total"
+
+
+def test_journeys_are_listed_once_a_minute_and_a_change_through_the_same_store_shows_at_once(stack, monkeypatch):
+    """Every member's moment asks for the journeys; listing them reads every campaign, so it is cached."""
+    from omo2c.campaigns import storage
+
+    store, elsewhere = stack.services.campaign_service.store, storage.CampaignStore(Settings.from_env())
+    listed, list_all = [], storage.CampaignStore.campaigns
+    monkeypatch.setattr(storage.CampaignStore, "campaigns", lambda self: listed.append(self) or list_all(self))
+    assert store.journeys() == [] and elsewhere.journeys() == []
+    welcome = stack.create(trigger={"event": "member.created"})
+    assert [c.campaign_id for c in store.journeys()] == [welcome]  # its own change: read again at once
+    assert elsewhere.journeys() == []  # another process's: within the minute
+    stack.call("POST", f"/campaigns/{welcome}/pause", "/campaigns/{campaign_id}/pause", {"campaign_id": welcome})
+    assert store.journeys() == [] and len(listed) == 4
+    assert store.journeys() == [] and elsewhere.journeys() == [] and len(listed) == 4
+    now = storage.time.monotonic()
+    monkeypatch.setattr(storage.time, "monotonic", lambda: now + storage.JOURNEYS_TTL_SECONDS)
+    stack.call("POST", f"/campaigns/{welcome}/resume", "/campaigns/{campaign_id}/resume", {"campaign_id": welcome})
+    assert [c.campaign_id for c in elsewhere.journeys()] == [welcome] and len(listed) == 5
+
+
+def test_brief_caches_are_read_on_a_machine_booted_moments_ago(stack, monkeypatch):
+    """The monotonic clock counts from boot: a cache never read is older than any TTL, not 0 s old."""
+    from omo2c.campaigns import storage
+    from omo2c.staff import storage as staff_storage
+    from omo2c.staff.storage import StaffDirectory
+
+    welcome = stack.create(trigger={"event": "member.created"})
+    monkeypatch.setattr(storage.time, "monotonic", lambda: 5.0)
+    monkeypatch.setattr(staff_storage.time, "monotonic", lambda: 5.0)
+    assert [c.campaign_id for c in storage.CampaignStore(Settings.from_env()).journeys()] == [welcome]
+    assert set(StaffDirectory(Settings.from_env()).stores()) == {"ST01"}
