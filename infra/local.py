@@ -528,14 +528,9 @@ class LocalRun:
 
     def drain(self, timeout: float = DRAIN_SECONDS) -> bool:
         """Let the pollers finish what the queues hold (queues are not saved); whether they all emptied."""
-        from omo2c.core.aws import client
-
-        sqs, quiet, deadline = client("sqs"), 0, time.monotonic() + timeout
-        counts = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                  "ApproximateNumberOfMessagesDelayed"]
+        quiet, deadline = 0, time.monotonic() + timeout
         while time.monotonic() < deadline:
-            busy = any(int(value) for poller in self.pollers for value in sqs.get_queue_attributes(
-                QueueUrl=poller.queue_url, AttributeNames=counts)["Attributes"].values())
+            busy = any(stats[name] for stats in self.queue_stats().values() for name in QUEUE_COUNTS.values())
             quiet = 0 if busy else quiet + 1
             if quiet >= 2:  # two empty rounds: no handler was mid-way passing a message on
                 return True
