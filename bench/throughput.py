@@ -111,23 +111,10 @@ def in_process(events: list[dict[str, Any]]) -> dict[str, float]:
     bus feeds, in the order events flow, until all are empty. Events per second (``events_per_second``), and
     per event the AWS requests made (``aws_calls``), the milliseconds they took (``aws_ms``: botocore and
     moto's answer) and moto's answer alone (``moto_ms``)."""
-    saved = {key: os.environ.get(key) for key in RULES}
-    os.environ.update(RULES)
-    try:
-        return _in_process(events)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _in_process(events: list[dict[str, Any]]) -> dict[str, float]:
     from bench.counting import timing
     from infra.local import FunctionHost
 
-    with moto_stack.in_process(gateway_url="http://127.0.0.1:9") as stack:
+    with moto_stack.in_process(gateway_url="http://127.0.0.1:9", rules=RULES) as stack:
         from omo2c.core.aws import client
 
         host = FunctionHost(stack.template)

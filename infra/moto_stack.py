@@ -190,12 +190,15 @@ def _environ_restored() -> Iterator[None]:
 
 @contextmanager
 def in_process(template: Template | None = None, *, gateway_url: str = DEFAULT_GATEWAY_URL,
-               secrets: Mapping[str, str] | None = None) -> Iterator[MotoStack]:
-    """``mock_aws()`` with the template's resources and the handlers' environment; both undone on exit."""
+               secrets: Mapping[str, str] | None = None,
+               rules: Mapping[str, str] | None = None) -> Iterator[MotoStack]:
+    """``mock_aws()`` with the template's resources and the handlers' environment; both undone on exit.
+    ``rules`` (of :data:`LOCAL_RULES`) stand in for the template's values, as the environment's do."""
     from moto import mock_aws
 
     names = Names(template or load())
     with _environ_restored(), mock_aws():
+        os.environ.update(rules or {})
         env = provision(names, None, gateway_url, secrets)
         try:
             yield MotoStack(names.template, names, env)
