@@ -13,7 +13,6 @@ Tag and tier audiences are read from the members table through :class:`omo2c.tag
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from omo2c.campaigns.model import Campaign, SendRecord
-from omo2c.core.dynamo import NEVER, DecimalAttribute, configure
+from omo2c.core.dynamo import Brief, DecimalAttribute, configure
 from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.members.model import Member
@@ -147,7 +146,7 @@ class CampaignStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         configure(self.settings, CAMPAIGN_MODELS, self.settings.campaigns_table)
-        self._journeys: tuple[float, list[Campaign]] = (NEVER, [])
+        self._journeys = Brief(JOURNEYS_TTL_SECONDS, self._read_journeys)
 
     # ------------------------------------------------------------------ audiences
     @cached_property
@@ -171,7 +170,7 @@ class CampaignStore:
         CampaignItem("CAMPAIGNS", f"CAMPAIGN#{campaign.campaign_id}", campaign_id=campaign.campaign_id,
                      definition=campaign.model_dump_json(), created_at=campaign.created_at).save(
             condition=CampaignItem.pk.does_not_exist())
-        self._journeys = (NEVER, [])
+        self._journeys.forget()
 
     def replace_campaign(self, campaign: Campaign) -> None:
         """A changed definition of a campaign that exists (an archived one is never brought back by a change)."""
@@ -182,7 +181,7 @@ class CampaignStore:
         except PutError as exc:
             raise Conflict("the campaign is gone") from exc
         finally:
-            self._journeys = (NEVER, [])
+            self._journeys.forget()
 
     def campaign(self, campaign_id: str) -> Campaign | None:
         try:
@@ -199,12 +198,10 @@ class CampaignStore:
         """The active journeys (campaigns with a trigger), cached briefly: every member's moment asks, and
         listing them reads every campaign the brand has made. A change through this store shows at once;
         one made in another process, within :data:`JOURNEYS_TTL_SECONDS`."""
-        fetched_at, journeys = self._journeys
-        if time.monotonic() - fetched_at < JOURNEYS_TTL_SECONDS:
-            return journeys
-        journeys = [c for c in self.campaigns() if c.status == "active" and c.trigger is not None]
-        self._journeys = (time.monotonic(), journeys)
-        return journeys
+        return self._journeys.get()
+
+    def _read_journeys(self) -> list[Campaign]:
+        return [c for c in self.campaigns() if c.status == "active" and c.trigger is not None]
 
     def put_run(self, campaign_id: str, run: dict[str, Any]) -> None:
         RunItem(f"CAMPAIGN#{campaign_id}", f"RUN#{run['run_id']}", run_id=run["run_id"],

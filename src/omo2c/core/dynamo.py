@@ -1,5 +1,5 @@
 """What every DynamoDB adapter shares: the table base classes, Decimal money, pointing models at
-the deployment's tables, one BatchGetItem across item types, and when a brief cache was never read.
+the deployment's tables, one BatchGetItem across item types, and brief caches of what is read often.
 
 Only the ``storage`` modules of each business area import this (and pynamodb).
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pynamodb.attributes import Attribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
@@ -18,7 +19,26 @@ from pynamodb.models import Model
 from omo2c.core import aws
 from omo2c.core.settings import Settings
 
-NEVER = float("-inf")  # a brief cache's "read at": older than any TTL, as the monotonic clock may start near zero
+T = TypeVar("T")
+
+
+class Brief(Generic[T]):
+    """What ``read`` returns, read again once ``ttl`` seconds old (on the monotonic clock) or after
+    :meth:`forget` (a change made through this process). Never read counts as older than any TTL: the
+    monotonic clock counts from boot, so it may be near zero on a machine that has just started."""
+
+    def __init__(self, ttl: float, read: Callable[[], T]) -> None:
+        self.ttl, self.read = ttl, read
+        self._kept: tuple[float, T] | None = None
+
+    def get(self) -> T:
+        if self._kept is None or time.monotonic() - self._kept[0] >= self.ttl:
+            value = self.read()
+            self._kept = (time.monotonic(), value)
+        return self._kept[1]
+
+    def forget(self) -> None:
+        self._kept = None
 
 
 class DecimalAttribute(Attribute[Decimal]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,7 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from omo2c.core.dynamo import NEVER, MembersTableItem, configure
+from omo2c.core.dynamo import Brief, MembersTableItem, configure
 from omo2c.core.errors import Conflict
 from omo2c.core.settings import Settings
 from omo2c.identity.identifiers import InvalidIdentifier, normalize_phone
@@ -162,8 +161,8 @@ class StaffDirectory:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         configure(self.settings, STAFF_MODELS)
-        self._stores: tuple[float, dict[str, Store]] = (NEVER, {})
-        self._names: dict[str, tuple[float, str | None]] = {}
+        self._stores = Brief(STORES_TTL_SECONDS, self._read_stores)
+        self._names: dict[str, Brief[str | None]] = {}
 
     def staff(self, staff_id: str) -> Staff | None:
         try:
@@ -187,13 +186,12 @@ class StaffDirectory:
     def stores(self) -> dict[str, Store]:
         """Every store, read as one partition and cached briefly: they change rarely and are read often
         (their phones on every ingest, their names in replies and messages)."""
-        fetched_at, stores = self._stores
-        if time.monotonic() - fetched_at < STORES_TTL_SECONDS:
-            return stores
-        stores = {item.store_id: Store(item.store_id, item.name, item.phone)
-                  for item in StoreItem.query("STORES", StoreItem.sk.startswith("STORE#"))}
-        self._stores = (time.monotonic(), stores)
-        return stores
+        return self._stores.get()
+
+    @staticmethod
+    def _read_stores() -> dict[str, Store]:
+        return {item.store_id: Store(item.store_id, item.name, item.phone)
+                for item in StoreItem.query("STORES", StoreItem.sk.startswith("STORE#"))}
 
     def store_phones(self) -> set[str]:
         return {store.phone for store in self.stores().values() if store.phone}
@@ -202,12 +200,13 @@ class StaffDirectory:
         """Names for message signatures, cached briefly like the stores."""
         if not staff_id:
             return None
-        fetched_at, name = self._names.get(staff_id, (NEVER, None))
-        if time.monotonic() - fetched_at >= STORES_TTL_SECONDS:
-            staff = self.staff(staff_id)
-            name = staff.name if staff else None
-            self._names[staff_id] = (time.monotonic(), name)
-        return name
+        if staff_id not in self._names:
+            self._names[staff_id] = Brief(STORES_TTL_SECONDS, lambda: self._name_of(staff_id))
+        return self._names[staff_id].get()
+
+    def _name_of(self, staff_id: str) -> str | None:
+        staff = self.staff(staff_id)
+        return staff.name if staff else None
 
     def store_name(self, store_id: str | None) -> str | None:
         store = self.stores().get(store_id) if store_id else None
@@ -221,7 +220,7 @@ class StaffDirectory:
             except InvalidIdentifier:
                 normal = None
         StoreItem("STORES", f"STORE#{store_id}", store_id=store_id, name=name, phone=normal).save()
-        self._stores = (NEVER, {})
+        self._stores.forget()
         return Store(store_id, name, normal)
 
     def put_staff(self, staff_id: str, name: str, store_id: str | None, status: str,
